@@ -1,0 +1,1 @@
+"""Worked examples for rnndyn (not part of the installed library)."""

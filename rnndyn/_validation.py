@@ -1,0 +1,169 @@
+"""Shared input validation: one place, errors that name the argument.
+
+Every public function funnels its inputs through these helpers so that a bad
+input always produces the same kind of message: the argument, what was
+expected, what was received, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import RnndynError
+
+__all__ = [
+    "REGIONS",
+    "array_namespace",
+    "check_states",
+    "check_lengths",
+    "check_region",
+    "check_finite",
+    "is_numpy",
+    "to_numpy",
+]
+
+REGIONS = ("all", "input", "padding")
+
+
+def array_namespace(x: Any) -> Any:
+    """The array-API namespace of ``x`` (numpy for lists and numpy arrays)."""
+    import array_api_compat
+
+    try:
+        return array_api_compat.array_namespace(x)
+    except TypeError:
+        return array_api_compat.array_namespace(np.asarray(x))
+
+
+def is_numpy(x: Any) -> bool:
+    return isinstance(x, np.ndarray | np.generic)
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Convert any supported array (numpy, torch, dask, list) to numpy."""
+    if isinstance(x, np.ndarray):
+        return x
+    mod = type(x).__module__
+    if mod.startswith("torch"):
+        return x.detach().cpu().numpy()
+    if mod.startswith("dask"):
+        return np.asarray(x.compute())
+    return np.asarray(x)
+
+
+def _dtype_kind(x: Any) -> str:
+    """numpy-style dtype kind ('f', 'i', 'u', 'b', 'c', 'O', ...) of any array."""
+    dt = x.dtype
+    if isinstance(dt, np.dtype):
+        return dt.kind
+    name = str(dt).replace("torch.", "")
+    if name.startswith(("float", "bfloat", "half", "double")):
+        return "f"
+    if name.startswith("uint"):
+        return "u"
+    if name.startswith("int") or name in ("long", "short"):
+        return "i"
+    if name == "bool":
+        return "b"
+    if name.startswith("complex"):
+        return "c"
+    return "O"
+
+
+def check_states(x: Any, name: str = "x", *, finite: bool = True) -> Any:
+    """Validate an array shaped ``(n_sequences, n_steps, n_units)``.
+
+    Lists and other array-likes become numpy arrays; numpy, torch and dask
+    arrays are returned as they are (same type, same device).
+    """
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # ragged lists and the like
+            raise RnndynError(
+                f"{name} must be an array of shape (n_sequences, n_steps, n_units); "
+                f"could not convert the {type(x).__name__} received: {exc}. Pad ragged "
+                "sequences to one length and pass `lengths=` instead."
+            ) from None
+    shape = tuple(int(s) for s in x.shape)
+    if len(shape) != 3:
+        hint = ""
+        if len(shape) == 2:
+            hint = (
+                " For one sequence use x[None] (shape (1, n_steps, n_units)); for one unit "
+                "use x[..., None]."
+            )
+        raise RnndynError(
+            f"{name} must have 3 dimensions (n_sequences, n_steps, n_units); got "
+            f"{len(shape)} dimension(s) with shape {shape}.{hint}"
+        )
+    kind = _dtype_kind(x)
+    if kind not in "fiu":
+        raise RnndynError(
+            f"{name} must hold real numbers (float or int); got dtype {x.dtype}. "
+            "Convert it first, e.g. x.astype(float)."
+        )
+    if finite and kind == "f":
+        check_finite(x, name)
+    return x
+
+
+def check_finite(x: Any, name: str = "x") -> None:
+    """Raise naming the first non-finite (sequence, step, unit)."""
+    if type(x).__module__.startswith("dask"):
+        return  # checked lazily, block by block, by the functions that compute
+    xp = array_namespace(x)
+    bad = ~xp.isfinite(x)
+    if bool(xp.any(bad)):
+        where = np.argwhere(to_numpy(bad))[0]
+        value = to_numpy(x[tuple(int(w) for w in where)])
+        raise RnndynError(
+            f"{name} holds a non-finite value ({value}) at sequence {where[0]}, step "
+            f"{where[1]}, unit {where[2]}; every value must be finite. NaN poisons every "
+            "lag of an FFT: drop that sequence, or if NaN marks padding, pass the real "
+            "lengths with `lengths=` and fill the padding with finite values."
+        )
+
+
+def check_lengths(lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths") -> np.ndarray:
+    """Validate per-sequence lengths; ``None`` means every step is real."""
+    if lengths is None:
+        return np.full(n_sequences, n_steps, dtype=np.int64)
+    arr = to_numpy(lengths)
+    if arr.ndim != 1 or arr.shape[0] != n_sequences:
+        raise RnndynError(
+            f"{name} must be a 1-d array with one entry per sequence ({n_sequences}); "
+            f"got shape {arr.shape}."
+        )
+    if arr.size and arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise RnndynError(f"{name} must hold whole numbers; got dtype {arr.dtype}.")
+    arr = arr.astype(np.int64, copy=False)
+    bad = np.flatnonzero((arr < 0) | (arr > n_steps))
+    if bad.size:
+        i = int(bad[0])
+        raise RnndynError(
+            f"{name} must lie in [0, n_steps={n_steps}]; sequence {i} has length "
+            f"{int(arr[i])} ({bad.size} sequence(s) out of range). A length counts the real "
+            "input steps of a sequence, so it cannot exceed the number of captured steps."
+        )
+    return arr
+
+
+def check_region(region: str) -> str:
+    if region not in REGIONS:
+        raise RnndynError(
+            f"region must be one of {REGIONS}; got {region!r}. 'input' keeps only steps "
+            "driven by real input, 'padding' only steps driven by padding."
+        )
+    return region
+
+
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise RnndynError(f"{name} must be one of {choices}; got {value!r}.")
+    return value

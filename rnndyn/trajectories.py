@@ -1,0 +1,554 @@
+"""`Trajectories`: the one data type everything in rnndyn passes around.
+
+Data layout (defined once here, repeated in every docstring):
+
+* ``states`` -- array of shape ``(n_sequences, n_steps, n_units)``. Step ``t``
+  is the state after the network read input position ``t`` (input order), or,
+  for a backward unit put in its own processing order, the ``t``-th state the
+  backward recurrence produced.
+* ``lengths`` -- int array ``(n_sequences,)``: how many steps are real input;
+  steps ``t >= lengths[i]`` are padding.
+* ``units`` -- a :class:`pandas.DataFrame`, one row per unit (column of
+  ``states``) with at least ``layer``, ``state`` (``"h"``, ``"c"`` or a gate
+  name), ``direction`` (``"forward"``/``"backward"``) and ``index`` (the unit
+  index inside its layer, state and direction).
+* ``masked`` -- whether the recurrence skipped the padding (Keras masking,
+  PyTorch packed sequences). Without masking, a backward recurrence reads the
+  padding *first*.
+* ``order`` -- ``"input"`` (every unit indexed by input position) or
+  ``"processing"`` (backward units re-ordered into the order they computed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ._validation import array_namespace, check_lengths, check_region, check_states, to_numpy
+from .errors import RnndynError
+
+if TYPE_CHECKING:
+    import xarray
+
+__all__ = ["Trajectories", "Aligned", "delta_region_mask", "UNIT_COLUMNS"]
+
+UNIT_COLUMNS = ("layer", "state", "direction", "index")
+DIRECTIONS = ("forward", "backward")
+ORDERS = ("input", "processing")
+
+
+def delta_region_mask(
+    lengths: np.ndarray,
+    n_steps: int,
+    *,
+    region: str,
+    direction: str = "forward",
+    order: str = "input",
+    masked: bool = False,
+) -> np.ndarray:
+    """Which step deltas belong to a region, shape ``(n_sequences, n_steps - 1)``.
+
+    The delta ``d[i, t] = x[i, t+1] - x[i, t]`` is an *input* delta when the
+    change it measures was driven by reading a real input position, and a
+    *padding* delta otherwise:
+
+    * forward units (and masked backward units, in either order): driven by
+      position ``t + 1``, input when ``t + 1 < lengths[i]``;
+    * unmasked backward units in input order: the backward recurrence goes
+      from ``x[t+1]`` to ``x[t]`` by reading position ``t``: input when
+      ``t < lengths[i]``;
+    * unmasked backward units in processing order (step ``k`` is input
+      position ``n_steps - 1 - k``): input when ``k >= n_steps - 1 - lengths[i]``.
+
+    In every case each region is a contiguous run of deltas in every sequence.
+
+    Examples
+    --------
+    >>> delta_region_mask(np.array([3]), 5, region="input").astype(int)
+    array([[1, 1, 0, 0]])
+    """
+    check_region(region)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = lengths.shape[0]
+    if region == "all" or n_steps < 2:
+        return np.ones((n, max(n_steps - 1, 0)), dtype=bool)
+    t = np.arange(n_steps - 1)[None, :]
+    L = lengths[:, None]
+    if direction == "backward" and not masked:
+        is_input = t < L if order == "input" else t >= (n_steps - 1 - L)
+    else:
+        is_input = t + 1 < L
+    return is_input if region == "input" else ~is_input
+
+
+class Aligned(NamedTuple):
+    """States aligned at the end of input.
+
+    ``values[i, k, u]`` is the state of sequence ``i`` at ``offsets[k]`` steps
+    after its last real input step (``offsets[k] == 0`` is the last real
+    character, negative offsets are earlier characters, positive ones padding);
+    NaN where sequence ``i`` has no such step (``valid[i, k]`` is False).
+    """
+
+    values: np.ndarray
+    offsets: np.ndarray
+    valid: np.ndarray
+
+
+def _default_units(n_units: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "layer": ["layer"] * n_units,
+            "state": ["h"] * n_units,
+            "direction": ["forward"] * n_units,
+            "index": np.arange(n_units, dtype=np.int64),
+        }
+    )
+
+
+def _check_units(units: Any, n_units: int) -> pd.DataFrame:
+    if units is None:
+        return _default_units(n_units)
+    df = pd.DataFrame(units).reset_index(drop=True).copy()
+    missing = [c for c in UNIT_COLUMNS if c not in df.columns]
+    if missing:
+        raise RnndynError(
+            f"units must have the columns {UNIT_COLUMNS}; missing {missing}. Build it as "
+            "pd.DataFrame({'layer': ..., 'state': 'h', 'direction': 'forward', 'index': ...})."
+        )
+    if len(df) != n_units:
+        raise RnndynError(
+            f"units must have one row per unit (n_units={n_units}); got {len(df)} rows."
+        )
+    bad = sorted(set(df["direction"]) - set(DIRECTIONS))
+    if bad:
+        raise RnndynError(f"units.direction must be 'forward' or 'backward'; got {bad}.")
+    df["index"] = df["index"].astype(np.int64)
+    return df
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class Trajectories:
+    """Hidden-state trajectories of a recurrent network, plus what they mean.
+
+    Parameters
+    ----------
+    states : array of shape (n_sequences, n_steps, n_units)
+        numpy (or torch / dask) array of finite real numbers.
+    lengths : array of shape (n_sequences,), optional
+        Real input steps per sequence; default: every step is real.
+    units : DataFrame, optional
+        One row per unit with columns ``layer``, ``state``, ``direction``,
+        ``index``; default: one forward ``h`` layer named ``"layer"``.
+    inputs : sequence, optional
+        The raw inputs (e.g. strings), one per sequence.
+    masked : bool, default False
+        Whether the recurrence skipped padding steps (masking / packing).
+    order : {"input", "processing"}, default "input"
+        Time order of backward units (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> traj = Trajectories(np.zeros((4, 10, 3)), lengths=[10, 7, 5, 3])
+    >>> traj.shape
+    (4, 10, 3)
+    >>> traj.mask.sum(axis=1).tolist()
+    [10, 7, 5, 3]
+    """
+
+    states: Any
+    lengths: np.ndarray
+    units: pd.DataFrame
+    inputs: Sequence[Any] | None
+    masked: bool
+    order: str
+
+    def __init__(
+        self,
+        states: Any,
+        lengths: Any = None,
+        units: Any = None,
+        inputs: Sequence[Any] | None = None,
+        *,
+        masked: bool = False,
+        order: str = "input",
+    ) -> None:
+        states = check_states(states, "states")
+        n, T, U = (int(s) for s in states.shape)
+        lengths = check_lengths(lengths, n, T)
+        lengths.setflags(write=False)
+        units = _check_units(units, U)
+        if inputs is not None:
+            if isinstance(inputs, str) or not hasattr(inputs, "__len__"):
+                raise RnndynError(
+                    f"inputs must be a sequence with one entry per sequence; got {type(inputs).__name__}."
+                )
+            if len(inputs) != n:
+                raise RnndynError(
+                    f"inputs must have one entry per sequence ({n}); got {len(inputs)}."
+                )
+        if order not in ORDERS:
+            raise RnndynError(f"order must be one of {ORDERS}; got {order!r}.")
+        if isinstance(states, np.ndarray) and states.flags.writeable:
+            states = states.view()
+            states.setflags(write=False)
+        object.__setattr__(self, "states", states)
+        object.__setattr__(self, "lengths", lengths)
+        object.__setattr__(self, "units", units)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "masked", bool(masked))
+        object.__setattr__(self, "order", order)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(n_sequences, n_steps, n_units)``."""
+        return tuple(int(s) for s in self.states.shape)  # type: ignore[return-value]
+
+    @property
+    def n_sequences(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.shape[1]
+
+    @property
+    def n_units(self) -> int:
+        return self.shape[2]
+
+    def __len__(self) -> int:
+        return self.n_sequences
+
+    def __repr__(self) -> str:
+        layers = ", ".join(
+            f"{k[0]}/{k[1]}/{k[2]}: {v}"
+            for k, v in self.units.groupby(["layer", "state", "direction"], sort=False).size().items()
+        )
+        return (
+            f"<Trajectories {self.n_sequences} sequences x {self.n_steps} steps x "
+            f"{self.n_units} units ({layers}); lengths {int(self.lengths.min(initial=0))}.."
+            f"{int(self.lengths.max(initial=0))}; order={self.order}, masked={self.masked}>"
+        )
+
+    def _replace(self, **changes: Any) -> Trajectories:
+        kw = dict(
+            states=self.states,
+            lengths=self.lengths,
+            units=self.units,
+            inputs=self.inputs,
+            masked=self.masked,
+            order=self.order,
+        )
+        kw.update(changes)
+        return Trajectories(**kw)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Bool array ``(n_sequences, n_steps)``: True on real input steps (input order)."""
+        return np.arange(self.n_steps)[None, :] < self.lengths[:, None]
+
+    def delta_mask(self, region: str = "input") -> np.ndarray:
+        """Bool array ``(n_sequences, n_steps - 1, n_units)``: deltas inside ``region``.
+
+        Follows each unit's direction, this object's ``order`` and ``masked``;
+        see :func:`delta_region_mask`.
+        """
+        out = np.empty((self.n_sequences, max(self.n_steps - 1, 0), self.n_units), dtype=bool)
+        for direction, cols in self.direction_groups().items():
+            m = delta_region_mask(
+                self.lengths,
+                self.n_steps,
+                region=region,
+                direction=direction,
+                order=self.order,
+                masked=self.masked,
+            )
+            out[:, :, cols] = m[:, :, None]
+        return out
+
+    def direction_groups(self) -> dict[str, np.ndarray]:
+        """Unit positions per direction, e.g. ``{"forward": array([0, 1, ...])}``."""
+        d = self.units["direction"].to_numpy()
+        return {k: np.flatnonzero(d == k) for k in DIRECTIONS if np.any(d == k)}
+
+    # --------------------------------------------------------------- selection
+    def select(self, units: Any = None, **criteria: Any) -> Trajectories:
+        """Keep some units, by position and/or by unit-table columns.
+
+        Parameters
+        ----------
+        units : int, slice, array of int or bool, optional
+            Positions (columns of ``states``) to keep, in the given order.
+        **criteria
+            Column of ``self.units`` = value or list of values, e.g.
+            ``direction="forward"``, ``state=["h", "c"]``, ``index=[1, 5]``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> units = pd.DataFrame({"layer": "enc", "state": "h",
+        ...     "direction": ["forward", "forward", "backward", "backward"], "index": [0, 1, 0, 1]})
+        >>> Trajectories(np.zeros((2, 5, 4)), units=units).select(direction="backward").n_units
+        2
+        """
+        pos = np.arange(self.n_units)
+        if units is not None:
+            if isinstance(units, (int, np.integer)):
+                units = [int(units)]
+            try:
+                pos = pos[units]
+            except IndexError as exc:
+                raise RnndynError(f"units: {exc}; there are {self.n_units} units.") from None
+        keep = np.ones(pos.shape[0], dtype=bool)
+        for col, value in criteria.items():
+            if col not in self.units.columns:
+                raise RnndynError(
+                    f"select(): unknown unit column {col!r}; columns are {list(self.units.columns)}."
+                )
+            values = value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
+            colvals = self.units[col].to_numpy()[pos]
+            hit = np.isin(colvals, list(values))
+            if not hit.any():
+                raise RnndynError(
+                    f"select(): no unit has {col}={value!r}; available: "
+                    f"{sorted(pd.unique(self.units[col]).tolist(), key=str)}."
+                )
+            keep &= hit
+        pos = pos[keep]
+        if pos.size == 0:
+            raise RnndynError(f"select(): no unit matches {criteria}.")
+        xp = array_namespace(self.states)
+        states = xp.take(self.states, xp.asarray(pos, device=_device(self.states)), axis=2) if not isinstance(self.states, np.ndarray) else self.states[:, :, pos]
+        return self._replace(states=states, units=self.units.iloc[pos].reset_index(drop=True))
+
+    def take(self, sequences: Any) -> Trajectories:
+        """Keep some sequences (int positions, slice or bool mask), in the given order."""
+        idx = np.arange(self.n_sequences)[sequences]
+        idx = np.atleast_1d(idx)
+        inputs = None if self.inputs is None else [self.inputs[int(i)] for i in idx]
+        if isinstance(self.states, np.ndarray):
+            states = self.states[idx]
+        else:
+            xp = array_namespace(self.states)
+            states = xp.take(self.states, xp.asarray(idx, device=_device(self.states)), axis=0)
+        return self._replace(states=states, lengths=self.lengths[idx], inputs=inputs)
+
+    def split_directions(self) -> dict[str, Trajectories]:
+        """``{"forward": ..., "backward": ...}`` (only directions present)."""
+        return {k: self.select(v) for k, v in self.direction_groups().items()}
+
+    # ------------------------------------------------------------- time order
+    def _time_index(self, to: str) -> np.ndarray:
+        """Gather index ``(n_sequences, n_steps)`` for the backward units."""
+        n, T = self.n_sequences, self.n_steps
+        t = np.broadcast_to(np.arange(T), (n, T))
+        if not self.masked:
+            return np.ascontiguousarray(t[:, ::-1])
+        L = self.lengths[:, None]
+        # real steps reversed, padding kept where it is; an involution
+        return np.where(t < L, L - 1 - t, t)
+
+    def _reorder(self, to: str) -> Trajectories:
+        if self.order == to:
+            return self
+        cols = self.direction_groups().get("backward")
+        if cols is None or self.n_steps == 0:
+            return self._replace(order=to)
+        idx = self._time_index(to)
+        states = to_numpy(self.states)
+        out = np.array(states, copy=True)
+        sub = states[:, :, cols]
+        out[:, :, cols] = np.take_along_axis(sub, idx[:, :, None], axis=1)
+        return self._replace(states=_like(out, self.states), order=to)
+
+    def processing_order(self) -> Trajectories:
+        """Backward units re-ordered into the order the backward recurrence ran.
+
+        Unmasked backward recurrences read the whole padded sequence from the
+        end: step ``k`` becomes input position ``n_steps - 1 - k`` (padding
+        first). Masked ones read only the real steps from the end: step ``k``
+        becomes position ``lengths[i] - 1 - k`` for ``k < lengths[i]``; the
+        padding steps stay last. Forward units are unchanged.
+        """
+        return self._reorder("processing")
+
+    def input_order(self) -> Trajectories:
+        """Every unit indexed by input position (undoes :meth:`processing_order`)."""
+        return self._reorder("input")
+
+    def align_end(self, before: int | None = None, after: int | None = None) -> Aligned:
+        """Align every sequence at its last real input step.
+
+        Parameters
+        ----------
+        before, after : int, optional
+            How many steps to keep before and after the end of input
+            (default: as many as any sequence has).
+
+        Returns
+        -------
+        Aligned
+            ``values`` of shape ``(n_sequences, before + 1 + after, n_units)``
+            (float64, NaN where a sequence has no such step), ``offsets``
+            (steps since the last real input step) and ``valid``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a = Trajectories(np.arange(6.0).reshape(2, 3, 1), lengths=[1, 3]).align_end()
+        >>> a.offsets.tolist()
+        [-2, -1, 0, 1, 2]
+        >>> a.values[:, :, 0].tolist()
+        [[nan, nan, 0.0, 1.0, 2.0], [3.0, 4.0, 5.0, nan, nan]]
+        """
+        if self.order != "input":
+            raise RnndynError("align_end() needs input order; call .input_order() first.")
+        if np.any(self.lengths == 0):
+            i = int(np.flatnonzero(self.lengths == 0)[0])
+            raise RnndynError(
+                f"align_end(): sequence {i} has length 0, so it has no end of input; "
+                "drop empty sequences with .take(traj.lengths > 0)."
+            )
+        T = self.n_steps
+        max_before = int(self.lengths.max(initial=1)) - 1
+        max_after = T - int(self.lengths.min(initial=T))
+        before = max_before if before is None else int(before)
+        after = max_after if after is None else int(after)
+        if before < 0 or after < 0:
+            raise RnndynError(f"before and after must be >= 0; got {before}, {after}.")
+        offsets = np.arange(-before, after + 1)
+        t = (self.lengths[:, None] - 1) + offsets[None, :]
+        valid = (t >= 0) & (t < T)
+        states = to_numpy(self.states).astype(np.float64, copy=False)
+        vals = np.take_along_axis(states, np.clip(t, 0, max(T - 1, 0))[:, :, None], axis=1)
+        vals = np.where(valid[:, :, None], vals, np.nan)
+        return Aligned(vals, offsets, valid)
+
+    # ------------------------------------------------------------ conversion
+    def to_numpy(self) -> Trajectories:
+        """The same trajectories with ``states`` as a numpy array."""
+        return self._replace(states=to_numpy(self.states))
+
+    def to_xarray(self) -> xarray.DataArray:
+        """A labelled ``xarray.DataArray`` with dims (sequence, step, unit).
+
+        Unit-table columns become coordinates along ``unit``; ``length`` and
+        (if present) ``input`` are coordinates along ``sequence``.
+        """
+        try:
+            import xarray as xr
+        except ImportError:
+            raise RnndynError(
+                "to_xarray() needs xarray: pip install 'rnndyn[xarray]'."
+            ) from None
+        coords: dict[str, Any] = {
+            "sequence": np.arange(self.n_sequences),
+            "step": np.arange(self.n_steps),
+            "length": ("sequence", self.lengths),
+        }
+        if self.inputs is not None:
+            coords["input"] = ("sequence", np.asarray(list(self.inputs), dtype=object))
+        for col in self.units.columns:
+            coords[col if col != "index" else "unit_index"] = ("unit", self.units[col].to_numpy())
+        return xr.DataArray(
+            to_numpy(self.states),
+            dims=("sequence", "step", "unit"),
+            coords=coords,
+            name="state",
+            attrs={"order": self.order, "masked": int(self.masked)},
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table, one row per (sequence, step, unit).
+
+        Columns: ``sequence``, ``step``, ``unit`` (column position), the unit
+        table's columns, ``is_input`` (step < length) and ``value``.
+        """
+        n, T, U = self.shape
+        vals = to_numpy(self.states).reshape(-1)
+        seq = np.repeat(np.arange(n), T * U)
+        step = np.tile(np.repeat(np.arange(T), U), n)
+        unit = np.tile(np.arange(U), n * T)
+        df = pd.DataFrame({"sequence": seq, "step": step, "unit": unit})
+        for col in self.units.columns:
+            df[col] = self.units[col].to_numpy()[unit]
+        df["is_input"] = step < self.lengths[seq]
+        df["value"] = vals
+        return df
+
+    # ----------------------------------------------------------- combination
+    @classmethod
+    def concat(cls, parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
+        """Join trajectories from several batches (``along="sequences"``) or
+        several layers/states captured on the same sequences (``along="units"``).
+        """
+        parts = list(parts)
+        if not parts:
+            raise RnndynError("concat() needs at least one Trajectories; got none.")
+        first = parts[0]
+        for j, p in enumerate(parts[1:], 1):
+            if p.order != first.order or p.masked != first.masked:
+                raise RnndynError(
+                    f"concat(): part {j} has order={p.order}, masked={p.masked}; part 0 has "
+                    f"order={first.order}, masked={first.masked}. Convert first."
+                )
+        xp = array_namespace(first.states)
+        if along == "sequences":
+            for j, p in enumerate(parts[1:], 1):
+                if p.n_steps != first.n_steps or not p.units.equals(first.units):
+                    raise RnndynError(
+                        f"concat(along='sequences'): part {j} has {p.n_steps} steps and "
+                        f"{p.n_units} units; part 0 has {first.n_steps} and {first.n_units} "
+                        "(and the unit tables must be equal)."
+                    )
+            has_inputs = [p.inputs is not None for p in parts]
+            if any(has_inputs) and not all(has_inputs):
+                raise RnndynError("concat(): some parts have inputs and some do not.")
+            inputs = [x for p in parts for x in p.inputs] if all(has_inputs) else None
+            states = xp.concat([p.states for p in parts], axis=0)
+            return first._replace(
+                states=states,
+                lengths=np.concatenate([p.lengths for p in parts]),
+                inputs=inputs,
+            )
+        if along == "units":
+            for j, p in enumerate(parts[1:], 1):
+                if p.n_sequences != first.n_sequences or p.n_steps != first.n_steps:
+                    raise RnndynError(
+                        f"concat(along='units'): part {j} is {p.shape[:2]} (sequences, steps); "
+                        f"part 0 is {first.shape[:2]}."
+                    )
+                if not np.array_equal(p.lengths, first.lengths):
+                    raise RnndynError(f"concat(along='units'): part {j} has other lengths.")
+            units = pd.concat([p.units for p in parts], ignore_index=True)
+            states = xp.concat([p.states for p in parts], axis=2)
+            return first._replace(states=states, units=units)
+        raise RnndynError(f"along must be 'sequences' or 'units'; got {along!r}.")
+
+
+def _device(x: Any) -> Any:
+    import array_api_compat
+
+    return array_api_compat.device(x)
+
+
+def _like(arr: np.ndarray, ref: Any) -> Any:
+    """Put a numpy result back into ``ref``'s array type and device."""
+    if isinstance(ref, np.ndarray):
+        return arr
+    mod = type(ref).__module__
+    if mod.startswith("torch"):
+        import torch
+
+        return torch.as_tensor(arr, device=ref.device)
+    if mod.startswith("dask"):
+        import dask.array as da
+
+        return da.from_array(arr, chunks=ref.chunks)
+    return arr
