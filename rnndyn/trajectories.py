@@ -230,10 +230,12 @@ class Trajectories:
             f"{k[0]}/{k[1]}/{k[2]}: {v}"
             for k, v in self.units.groupby(["layer", "state", "direction"], sort=False).size().items()
         )
+        lo = int(self.lengths.min()) if self.n_sequences else 0
+        hi = int(self.lengths.max()) if self.n_sequences else 0
         return (
             f"<Trajectories {self.n_sequences} sequences x {self.n_steps} steps x "
-            f"{self.n_units} units ({layers}); lengths {int(self.lengths.min(initial=0))}.."
-            f"{int(self.lengths.max(initial=0))}; order={self.order}, masked={self.masked}>"
+            f"{self.n_units} units ({layers}); lengths {lo}..{hi}; order={self.order}, "
+            f"masked={self.masked}>"
         )
 
     def _replace(self, **changes: Any) -> Trajectories:
