@@ -127,7 +127,9 @@ def check_finite(x: Any, name: str = "x") -> None:
         )
 
 
-def check_lengths(lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths") -> np.ndarray:
+def check_lengths(
+    lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths"
+) -> np.ndarray:
     """Validate per-sequence lengths; ``None`` means every step is real."""
     if lengths is None:
         return np.full(n_sequences, n_steps, dtype=np.int64)

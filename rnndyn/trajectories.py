@@ -228,7 +228,9 @@ class Trajectories:
     def __repr__(self) -> str:
         layers = ", ".join(
             f"{k[0]}/{k[1]}/{k[2]}: {v}"
-            for k, v in self.units.groupby(["layer", "state", "direction"], sort=False).size().items()
+            for k, v in self.units.groupby(["layer", "state", "direction"], sort=False)
+            .size()
+            .items()
         )
         lo = int(self.lengths.min()) if self.n_sequences else 0
         hi = int(self.lengths.max()) if self.n_sequences else 0
@@ -313,7 +315,9 @@ class Trajectories:
                 raise RnndynError(
                     f"select(): unknown unit column {col!r}; columns are {list(self.units.columns)}."
                 )
-            values = value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
+            values = (
+                value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
+            )
             colvals = self.units[col].to_numpy()[pos]
             hit = np.isin(colvals, list(values))
             if not hit.any():
@@ -326,7 +330,11 @@ class Trajectories:
         if pos.size == 0:
             raise RnndynError(f"select(): no unit matches {criteria}.")
         xp = array_namespace(self.states)
-        states = xp.take(self.states, xp.asarray(pos, device=_device(self.states)), axis=2) if not isinstance(self.states, np.ndarray) else self.states[:, :, pos]
+        states = (
+            xp.take(self.states, xp.asarray(pos, device=_device(self.states)), axis=2)
+            if not isinstance(self.states, np.ndarray)
+            else self.states[:, :, pos]
+        )
         return self._replace(states=states, units=self.units.iloc[pos].reset_index(drop=True))
 
     def take(self, sequences: Any) -> Trajectories:
@@ -446,9 +454,7 @@ class Trajectories:
         try:
             import xarray as xr
         except ImportError:
-            raise RnndynError(
-                "to_xarray() needs xarray: pip install 'rnndyn[xarray]'."
-            ) from None
+            raise RnndynError("to_xarray() needs xarray: pip install 'rnndyn[xarray]'.") from None
         coords: dict[str, Any] = {
             "sequence": np.arange(self.n_sequences),
             "step": np.arange(self.n_steps),
