@@ -1,0 +1,382 @@
+"""`capture()`: run inputs through a model and record its recurrent states.
+
+The adapter plugin that claims the model (see :mod:`rnndyn.plugins`) lists
+the recurrent layers and runs each batch; this module does everything else:
+choosing and validating the layers and states, batching, lengths, progress,
+error reporting, and joining the batches into one :class:`Trajectories`.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._batching import (
+    LengthsSplitter,
+    Plan,
+    check_lengths_arg,
+    describe,
+    n_sequences,
+    plan_batches,
+    resolve_targets,
+)
+from .adapter import Batch
+from .errors import RnndynError
+from .plugins import DOCS, find_adapter
+from .trajectories import Trajectories
+
+__all__ = ["capture", "iter_capture", "resolve_targets"]
+
+_NOTED = "_rnndyn_batch_noted"
+
+
+def capture(
+    model: Any,
+    inputs: Any,
+    layer: str | Sequence[str] | None = None,
+    state: str | Sequence[str] = "h",
+    *,
+    lengths: Any = None,
+    batch_size: int = 256,
+    progress: bool = True,
+    device: Any = None,
+    collate: Callable[[list[Any]], Any] | None = None,
+) -> Trajectories:
+    """Run ``inputs`` through ``model`` and record recurrent states at every step.
+
+    Parameters
+    ----------
+    model : object
+        A model of any framework with an installed adapter plugin (PyTorch,
+        Keras, or a third-party one).
+    inputs : array, dict of arrays, list of examples, or iterable of batches
+        * an array or tensor of shape ``(n_sequences, n_steps, ...)``: sliced
+          along axis 0 into batches of ``batch_size``;
+        * a dict of such arrays (multi-input models): sliced together;
+        * a ``list``/``tuple`` of examples (e.g. strings): grouped by
+          ``batch_size`` and turned into batches by ``collate``; the examples
+          are kept in the result's ``inputs``;
+        * any other iterable (a DataLoader, a generator): each item is one
+          batch; a plain list/tuple item such as ``(x, y)`` gives its first
+          element as the model input.
+
+        An adapter may take over inputs of its own kind (e.g. a PyTorch
+        ``PackedSequence``) through its ``split`` method.
+    layer : str, list of str, or None
+        Recurrent layer name(s); ``None`` means the model's only recurrent
+        layer.
+    state : str or list of str, default "h"
+        State(s) to record: ``"h"``, ``"c"`` or gate names (the layer lists
+        them). Every (layer, state) pair is captured in one forward pass and
+        joined along units, layer by layer (see the result's ``units`` table).
+    lengths : array of int, optional
+        Real input steps of every sequence of ``inputs`` (all batches
+        together); steps after that are padding.
+    batch_size : int, default 256
+        Sequences per batch (arrays, dicts and lists of examples).
+    progress : bool, default True
+        Show a tqdm progress bar (counting sequences).
+    device : optional
+        Where the adapter should run and keep the states (e.g. ``"cuda"``);
+        ``None`` gives numpy arrays.
+    collate : callable, optional
+        Turns a list of examples into one batch; default: stack them (they
+        must have equal shapes).
+
+    Returns
+    -------
+    Trajectories
+        ``states`` of shape ``(n_sequences, n_steps, n_units)``.
+
+    Raises
+    ------
+    PluginError
+        No adapter claims the model, or an unknown layer or state.
+    RnndynError
+        Bad inputs or lengths, or a batch that fails in the model (the
+        message names the batch index and shape).
+
+    Examples
+    --------
+    >>> import numpy as np, rnndyn
+    >>> from rnndyn_numpyrnn import NumpyRNN
+    >>> model = NumpyRNN.random(n_inputs=2, n_units=3, seed=0)
+    >>> x = np.random.default_rng(0).normal(size=(10, 7, 2))
+    >>> traj = rnndyn.capture(model, x, state=["h", "z"], batch_size=4, progress=False)
+    >>> traj.shape
+    (10, 7, 6)
+    >>> traj.units["state"].tolist()
+    ['h', 'h', 'h', 'z', 'z', 'z']
+    """
+    run = _prepare(model, inputs, layer, state, lengths, batch_size, progress, device, collate)
+    parts = list(run)
+    result = parts[0] if len(parts) == 1 else Trajectories.concat(parts)
+    raw = run.plan.raw_inputs if run.plan.raw_inputs is not None else _raw_for_split(inputs, run)
+    if raw is not None:
+        result = Trajectories(
+            result.states,
+            result.lengths,
+            result.units,
+            list(raw),
+            masked=result.masked,
+            order=result.order,
+        )
+    return result
+
+
+def iter_capture(
+    model: Any,
+    inputs: Any,
+    layer: str | Sequence[str] | None = None,
+    state: str | Sequence[str] = "h",
+    *,
+    lengths: Any = None,
+    batch_size: int = 256,
+    progress: bool = True,
+    device: Any = None,
+    collate: Callable[[list[Any]], Any] | None = None,
+) -> Iterator[Trajectories]:
+    """Like :func:`capture`, but yield one :class:`Trajectories` per batch.
+
+    For streaming into accumulators or a store without holding every batch
+    in memory. Everything is validated before the first batch runs; closing
+    the iterator early closes the adapter (restoring the model).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnndyn_numpyrnn import NumpyRNN
+    >>> model = NumpyRNN.random(n_inputs=2, n_units=3, seed=0)
+    >>> x = np.zeros((10, 5, 2))
+    >>> [p.n_sequences for p in iter_capture(model, x, batch_size=4, progress=False)]
+    [4, 4, 2]
+    """
+    return _prepare(model, inputs, layer, state, lengths, batch_size, progress, device, collate)
+
+
+def _raw_for_split(inputs: Any, run: _Run) -> Sequence[Any] | None:
+    # an adapter's split() took a list of examples: keep them if they map 1:1
+    if isinstance(inputs, list | tuple) and run.n_done == len(inputs):
+        return inputs
+    return None
+
+
+# -------------------------------------------------------------------- run
+@dataclass
+class _Run:
+    """One capture: the prepared plan, iterated once into per-batch Trajectories."""
+
+    adapter: Any
+    targets: list[tuple[str, str]]
+    plan: Plan
+    splitter: LengthsSplitter
+    progress: bool
+    device: Any
+    sizes: list[int | None] = field(default_factory=list)
+    lengths: list[np.ndarray | None] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+    current: int | None = None
+    exhausted: bool = False
+    n_done: int = 0
+    _gen: Iterator[Trajectories] | None = None
+
+    def __iter__(self) -> Iterator[Trajectories]:
+        if self._gen is None:
+            self._gen = self._run()
+        return self._gen
+
+    def __next__(self) -> Trajectories:
+        return next(iter(self))
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+
+    def _feed(self) -> Iterator[Batch]:
+        index = 0
+        it = self.plan.batches
+        while True:
+            self.current = index
+            try:
+                data = next(it)
+            except StopIteration:
+                break
+            except RnndynError as exc:
+                _noted(exc, f"Preparing batch {index}: ")
+                raise
+            except Exception as exc:
+                raise _noted(
+                    RnndynError(f"Reading batch {index} from the inputs failed: {type(exc).__name__}: {exc}")
+                ) from exc
+            try:
+                n = n_sequences(data)
+                if n == 0:
+                    raise RnndynError(
+                        f"batch {index} holds no sequences ({describe(data)}); every batch "
+                        "must hold at least one."
+                    )
+                lengths = self.splitter.take(n, index, data)
+            except RnndynError as exc:
+                _noted(exc)
+                raise
+            self.sizes.append(n)
+            self.lengths.append(lengths)
+            self.shapes.append(describe(data))
+            yield Batch(data, lengths, index)
+            index += 1
+        self.current = None
+        if index == 0:
+            raise _noted(RnndynError("inputs yielded no batches; there is nothing to capture."))
+        try:
+            self.splitter.finish()
+        except RnndynError as exc:
+            _noted(exc)
+            raise
+        self.exhausted = True
+
+    def _where(self) -> str:
+        i = self.current if self.current is not None else len(self.sizes) - 1
+        if i < 0:
+            return "before the first batch"
+        shape = self.shapes[i] if i < len(self.shapes) else "not read yet"
+        return f"batch {i} ({shape})"
+
+    def _run(self) -> Iterator[Trajectories]:
+        from tqdm.auto import tqdm
+
+        adapter = self.adapter
+        feeder = self._feed()
+        bar = tqdm(total=self.plan.total, disable=not self.progress, unit="seq", desc="rnndyn.capture")
+        gen: Any = None
+        first: Trajectories | None = None
+        try:
+            gen = self._guard(lambda: iter(adapter.capture(feeder, self.targets, device=self.device)))
+            k = 0
+            while True:
+                try:
+                    part = self._guard(lambda: next(gen))
+                except StopIteration:
+                    break
+                first = self._check_part(part, k, first)
+                bar.update(part.n_sequences)
+                self.n_done += part.n_sequences
+                k += 1
+                yield part
+            if not self.exhausted:
+                try:
+                    next(feeder)
+                except StopIteration:
+                    pass
+                else:
+                    raise self._bug(f"it stopped after {k} parts, before reading every batch")
+            if k != len(self.sizes):
+                raise self._bug(f"it yielded {k} parts for {len(self.sizes)} batches")
+        finally:
+            try:
+                if gen is not None and hasattr(gen, "close"):
+                    gen.close()
+            finally:
+                feeder.close()
+                bar.close()
+
+    def _guard(self, step: Callable[[], Any]) -> Any:
+        """Run one step of the adapter; name the batch in whatever it raises."""
+        try:
+            return step()
+        except StopIteration:
+            raise
+        except RnndynError as exc:
+            _noted(exc, f"Capturing {self._where()}: ")
+            raise
+        except Exception as exc:
+            name = getattr(self.adapter, "framework", type(self.adapter).__name__)
+            raise RnndynError(
+                f"Capturing {self._where()} failed inside the {name} adapter: "
+                f"{type(exc).__name__}: {exc}. Check that the inputs have the shape and dtype "
+                "the model expects."
+            ) from exc
+
+    def _bug(self, what: str) -> RnndynError:
+        return RnndynError(
+            f"The adapter {type(self.adapter).__module__}.{type(self.adapter).__qualname__} "
+            f"broke the Adapter protocol: {what}. This is a bug in that plugin; the "
+            f"protocol is described in {DOCS}."
+        )
+
+    def _check_part(self, part: Any, k: int, first: Trajectories | None) -> Trajectories:
+        if not isinstance(part, Trajectories):
+            raise self._bug(f"part {k} is a {type(part).__name__}, not a Trajectories")
+        if k >= len(self.sizes):
+            raise self._bug(f"it yielded part {k} but only {len(self.sizes)} batches were read")
+        n = self.sizes[k]
+        if n is not None and part.n_sequences != n:
+            raise self._bug(
+                f"batch {k} holds {n} sequences ({self.shapes[k]}) but its trajectories hold "
+                f"{part.n_sequences}"
+            )
+        given = self.lengths[k]
+        if given is not None and not np.array_equal(part.lengths, given):
+            raise self._bug(f"the trajectories of batch {k} do not carry the lengths given")
+        if first is None:
+            pairs = list(dict.fromkeys(zip(part.units["layer"], part.units["state"], strict=True)))
+            if pairs != [tuple(t) for t in self.targets]:
+                raise self._bug(f"it captured {pairs} for the targets {self.targets}")
+            return part
+        if part.n_steps != first.n_steps:
+            raise RnndynError(
+                f"Batch {k} ({self.shapes[k]}) gave {part.n_steps} steps but batch 0 gave "
+                f"{first.n_steps}; batches cannot be joined. Pad every sequence to one "
+                "length (and pass the real lengths with lengths=), or capture the groups "
+                "separately."
+            )
+        if not part.units.equals(first.units):
+            raise self._bug(f"batch {k} has another units table than batch 0")
+        return first
+
+
+def _noted(exc: RnndynError, prefix: str = "") -> RnndynError:
+    """Prefix the message once (keeping the exception's type and traceback)."""
+    if prefix and not getattr(exc, _NOTED, False) and exc.args:
+        exc.args = (f"{prefix}{exc.args[0]}", *exc.args[1:])
+    setattr(exc, _NOTED, True)
+    return exc
+
+
+def _prepare(
+    model: Any,
+    inputs: Any,
+    layer: Any,
+    state: Any,
+    lengths: Any,
+    batch_size: Any,
+    progress: Any,
+    device: Any,
+    collate: Any,
+) -> _Run:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise RnndynError(
+            f"batch_size must be a positive int; got {type(batch_size).__name__} {batch_size!r}."
+        )
+    if batch_size < 1:
+        raise RnndynError(f"batch_size must be >= 1; got {batch_size}.")
+    adapter = find_adapter(model)
+    targets = resolve_targets(list(adapter.layers()), layer, state)
+    plan = plan_batches(inputs, int(batch_size), adapter=adapter, collate=collate)
+    splitter = LengthsSplitter(check_lengths_arg(lengths, plan.total))
+    return _Run(adapter, targets, plan, splitter, bool(progress), device)
+
+
+class _CallableModule(types.ModuleType):
+    """``import rnndyn.capture`` rebinds the package attribute ``rnndyn.capture`` to this
+    module; keep ``rnndyn.capture(model, inputs)`` working either way."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Trajectories:
+        return capture(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
