@@ -58,7 +58,16 @@ INSTALL_HINT = (
 
 
 def make_plugin_manager() -> pluggy.PluginManager:
-    """A new, empty manager that knows every rnndyn hook spec (no plugin loaded)."""
+    """A new, empty manager that knows every rnndyn hook spec (no plugin loaded).
+
+    Examples
+    --------
+    >>> manager = make_plugin_manager()
+    >>> manager.get_plugins()
+    set()
+    >>> callable(manager.hook.rnndyn_claim_model)
+    True
+    """
     manager = pluggy.PluginManager("rnndyn")
     manager.add_hookspecs(hookspecs)
     return manager
@@ -106,6 +115,13 @@ def load_plugins(manager: pluggy.PluginManager, group: str = ENTRY_POINT_GROUP) 
     ``manager.check_pending()`` makes a hook implementation that matches no
     spec (a typo) fail with a :class:`PluginError`; in that case every plugin
     added by this call is unregistered again, so a retry fails the same way.
+
+    Examples
+    --------
+    >>> manager = make_plugin_manager()
+    >>> names = load_plugins(manager)  # e.g. ['keras', 'torch']
+    >>> sorted(names) == sorted(name for name, _ in manager.list_name_plugin())
+    True
     """
     info = _info(manager)
     added: list[str] = []
