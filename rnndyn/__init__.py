@@ -28,6 +28,7 @@ def __getattr__(name: str) -> Any:
     if name == "capture":
         from .capture import capture
 
+        globals()["capture"] = capture  # the function, not the module of the same name
         return capture
     if name == "list_plugins":
         from .plugins import list_plugins
