@@ -1,0 +1,375 @@
+"""Derived quantities: what the metrics curves say about the dynamics.
+
+Every function takes a :class:`~rnndyn.Trajectories` or an array of shape
+``(n_sequences, n_steps, n_units)`` (numpy, torch or dask), keeps its options
+keyword-only, needs fit windows spelled out, and returns per-unit numpy
+arrays (or a small :class:`pandas.DataFrame` when a result has several
+columns). Curves come from :mod:`rnndyn.metrics`; formulas, estimators and
+fit windows are listed in ``docs/physics.md``.
+
+* scaling of the MSD: :func:`local_exponent`, :func:`msd_exponent`,
+  :func:`classify_regime`; transport: :func:`diffusion_coefficient`;
+  displacement statistics: :func:`non_gaussian_parameter`;
+* the chain: :func:`radius_of_gyration`, :func:`end_to_end_distance`,
+  :func:`contour_length`, :func:`straightness`; persistence:
+  :func:`bond_correlation`, :func:`persistence_length`,
+  :func:`integrated_correlation_time`;
+* after the input: :func:`relaxation_curve`, :func:`relaxation_time`; the
+  state cloud: :func:`participation_ratio`, :func:`gate_saturation`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from rnndyn import physics
+>>> x = np.arange(20.0)[None, :, None] * np.array([0.5, 2.0])   # x = c t
+>>> physics.msd_exponent(x, lags=(1, 10)).round(6).tolist()
+[2.0, 2.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import metrics
+from ._chain import (
+    bond_correlation,
+    contour_length,
+    end_to_end_distance,
+    integrated_correlation_time,
+    persistence_length,
+    radius_of_gyration,
+    straightness,
+)
+from ._physics_util import (
+    as_traj,
+    check_counts,
+    check_int,
+    check_lag_window,
+    counts_like,
+    linfit,
+    pair_mask,
+    states64,
+    unit_scale,
+    warn_nan,
+)
+from ._relaxation import gate_saturation, participation_ratio, relaxation_curve, relaxation_time
+from ._validation import check_choice, check_region, to_numpy
+from .errors import RnndynError
+
+__all__ = [
+    "REGIMES",
+    "local_exponent",
+    "msd_exponent",
+    "classify_regime",
+    "diffusion_coefficient",
+    "non_gaussian_parameter",
+    "radius_of_gyration",
+    "end_to_end_distance",
+    "contour_length",
+    "straightness",
+    "bond_correlation",
+    "persistence_length",
+    "integrated_correlation_time",
+    "relaxation_curve",
+    "relaxation_time",
+    "participation_ratio",
+    "gate_saturation",
+]
+
+#: Regime labels of :func:`classify_regime`, from the most mobile to the least.
+REGIMES = ("ballistic", "super-diffusive", "diffusive", "sub-diffusive", "arrested", "undetermined")
+
+#: An MSD below ``ZERO_MSD`` times the unit's mean within-sequence variance counts as zero
+#: (the FFT round-off of a constant unit is ~1e-16 times that variance).
+ZERO_MSD = 1e-11
+
+
+def _exponent(curve: np.ndarray, lags: np.ndarray, zero: np.ndarray, what: str) -> np.ndarray:
+    """Slope of log MSD vs log lag per column; 0 where the MSD is zero throughout."""
+    all_zero = zero.all(axis=0)
+    some_zero = zero.any(axis=0) & ~all_zero
+    safe = np.where(zero, 1.0, curve)
+    slope, _, _ = linfit(np.log(lags), np.log(safe))
+    alpha = np.where(all_zero, 0.0, slope)
+    alpha = np.where(some_zero, np.nan, alpha)
+    warn_nan(
+        what,
+        int(some_zero.sum()),
+        some_zero.size,
+        "their MSD is zero at some lags of the window and not at others (a log-log slope is "
+        "undefined); choose a window where the MSD is positive throughout",
+    )
+    return alpha
+
+
+def local_exponent(msd_curve: Any, *, atol: float = 0.0) -> np.ndarray:
+    """Local MSD exponent ``alpha(m) = ln(MSD(m+1)/MSD(m)) / ln((m+1)/m)``.
+
+    Parameters
+    ----------
+    msd_curve : array of shape (n_lags, ...)
+        An MSD curve with lag 0 first, as :func:`rnndyn.metrics.msd` returns.
+    atol : float, default 0.0
+        MSD values ``<= atol`` count as zero.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_lags - 2, ...)
+        ``alpha[k]`` is the exponent at lag ``m = k + 1`` (``m = 1 .. n_lags - 2``).
+        Where the MSD is zero at both ``m`` and ``m + 1`` the exponent is 0
+        (an arrested unit); where it is zero at only one of them it is NaN
+        and a :class:`RuntimeWarning` says so.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> local_exponent(np.arange(6.0) ** 2).round(12).tolist()      # MSD = m^2: ballistic
+    [2.0, 2.0, 2.0, 2.0]
+    """
+    c = np.asarray(to_numpy(msd_curve), dtype=np.float64)
+    if c.ndim < 1 or c.shape[0] < 3:
+        raise RnndynError(
+            f"msd_curve must have lag 0 first and at least 3 lags (shape (n_lags, ...)); got shape "
+            f"{c.shape}. Compute it with rnndyn.metrics.msd(x, max_lag=...) with max_lag >= 2."
+        )
+    if not np.all(np.isfinite(c)):
+        raise RnndynError("msd_curve holds NaN or inf; every value must be finite.")
+    m = np.arange(1, c.shape[0] - 1, dtype=np.float64).reshape((-1,) + (1,) * (c.ndim - 1))
+    a, b = c[1:-1], c[2:]
+    za, zb = a <= atol, b <= atol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.log(np.where(zb, 1.0, b) / np.where(za, 1.0, a)) / np.log((m + 1) / m)
+    alpha = np.where(za & zb, 0.0, alpha)
+    alpha = np.where(za ^ zb, np.nan, alpha)
+    warn_nan("local_exponent", int(np.sum(za ^ zb)), alpha.size, "the MSD is zero at m or m+1 only")
+    return alpha
+
+
+def msd_exponent(x: Any, *, lags: tuple[int, int], region: str = "all", lengths: Any = None) -> np.ndarray:
+    """MSD scaling exponent ``alpha`` per unit, ``MSD(m) ~ m**alpha`` over a lag window.
+
+    Least-squares slope of ``ln MSD(m)`` against ``ln m`` for ``m = lo .. hi``
+    (both included), with the time-origin averaged MSD of
+    :func:`rnndyn.metrics.msd` (pooled over sequences by pair counts).
+
+    Parameters
+    ----------
+    x : Trajectories or array of shape (n_sequences, n_steps, n_units)
+    lags : (int, int)
+        The fit window ``(lo, hi)``, ``1 <= lo < hi <= n_steps - 1``.
+    region : {"all", "input", "padding"}, default "all"
+        Which pairs of steps count (see :func:`rnndyn.metrics.msd`).
+    lengths : array of shape (n_sequences,), optional
+        Real input steps per sequence, for a plain array ``x``.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_units,)
+        A unit whose MSD is zero over the whole window (a constant unit; zero
+        means below ``1e-11`` times the unit's mean within-sequence variance,
+        the FFT round-off) gets exponent 0,
+        i.e. "arrested". A unit whose MSD is zero at only some lags of the
+        window gets NaN, with a :class:`RuntimeWarning`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.cumsum(np.random.default_rng(0).choice([-1.0, 1.0], (2000, 40, 1)), axis=1)
+    >>> round(float(msd_exponent(x, lags=(1, 10))[0]), 1)     # a random walk: diffusive
+    1.0
+    """
+    check_region(region)
+    traj = as_traj(x, lengths)
+    lo, hi = check_lag_window(lags, traj.n_steps - 1)
+    curve, counts = metrics.msd(traj, max_lag=hi, region=region, return_counts=True)
+    curve = np.asarray(to_numpy(curve), dtype=np.float64)[lo : hi + 1]
+    check_counts(counts_like(counts, (hi + 1, traj.n_units))[lo : hi + 1], lo, "msd_exponent", region)
+    zero = curve <= ZERO_MSD * unit_scale(traj)
+    return _exponent(curve, np.arange(lo, hi + 1), zero, "msd_exponent")
+
+
+def classify_regime(alpha: Any, *, tol: float = 0.2, arrested: float = 0.2, ballistic: float = 1.7) -> Any:
+    """Name the regime of each MSD exponent.
+
+    ========================  ==========================================
+    label                     exponent ``alpha``
+    ========================  ==========================================
+    ``"ballistic"``           ``alpha >= ballistic`` (default 1.7; ~2)
+    ``"super-diffusive"``     ``1 + tol < alpha < ballistic``
+    ``"diffusive"``           ``|alpha - 1| <= tol`` (default 0.8 .. 1.2)
+    ``"sub-diffusive"``       ``arrested <= alpha < 1 - tol``
+    ``"arrested"``            ``alpha < arrested`` (default 0.2; a plateau)
+    ``"undetermined"``        ``alpha`` is NaN
+    ========================  ==========================================
+
+    Exponents above 2 (accelerating) are labelled "ballistic" and negative
+    ones (an MSD that falls, e.g. oscillation) "arrested".
+
+    Parameters
+    ----------
+    alpha : float or array
+    tol : float, default 0.2
+        Half-width of the diffusive band around 1.
+    arrested, ballistic : float
+        The lower and upper thresholds; need ``arrested < 1 - tol`` and
+        ``1 + tol < ballistic``.
+
+    Returns
+    -------
+    str or numpy.ndarray of str, shaped like ``alpha``.
+
+    Examples
+    --------
+    >>> classify_regime([2.0, 1.5, 1.05, 0.5, 0.0]).tolist()
+    ['ballistic', 'super-diffusive', 'diffusive', 'sub-diffusive', 'arrested']
+    """
+    tol, arrested, ballistic = float(tol), float(arrested), float(ballistic)
+    if not (tol >= 0 and arrested < 1 - tol and 1 + tol < ballistic):
+        raise RnndynError(
+            "classify_regime needs 0 <= tol, arrested < 1 - tol and 1 + tol < ballistic; got "
+            f"tol={tol}, arrested={arrested}, ballistic={ballistic}."
+        )
+    a = np.asarray(to_numpy(alpha), dtype=np.float64)
+    conds = [
+        np.isnan(a),
+        a >= ballistic,
+        a > 1 + tol,
+        a >= 1 - tol,
+        a >= arrested,
+    ]
+    with np.errstate(invalid="ignore"):
+        labels = np.select(conds, ["undetermined", *REGIMES[:4]], default="arrested")
+    return str(labels) if labels.ndim == 0 else labels
+
+
+def diffusion_coefficient(
+    x: Any,
+    *,
+    method: str = "einstein",
+    lags: tuple[int, int] | None = None,
+    max_lag: int | None = None,
+    region: str = "all",
+    lengths: Any = None,
+) -> np.ndarray:
+    """Diffusion coefficient per unit (1-D), from the MSD or from the VACF.
+
+    * ``method="einstein"``: ``D = b / 2`` with ``b`` the least-squares slope
+      (with intercept) of ``MSD(m)`` against ``m`` over ``lags=(lo, hi)``,
+      both included (``0 <= lo < hi``). Fit where the MSD is linear (beyond
+      the velocity correlation time).
+    * ``method="green-kubo"``: ``D = C(0)/2 + sum_{s=1}^{max_lag} C(s)`` with
+      the time-origin averaged VACF of :func:`rnndyn.metrics.vacf`. Sum far
+      enough for ``C`` to have decayed, not into the noise.
+
+    On stationary data the two agree (PHYSICS.md identity 3). Each method
+    takes only its own window argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.cumsum(np.random.default_rng(0).choice([-1.0, 1.0], (500, 200, 1)), axis=1)
+    >>> float(diffusion_coefficient(x, method="einstein", lags=(1, 50))[0].round(1))
+    0.5
+    >>> float(diffusion_coefficient(x, method="green-kubo", max_lag=10)[0].round(1))
+    0.5
+    """
+    check_choice(method, "method", ("einstein", "green-kubo"))
+    check_region(region)
+    traj = as_traj(x, lengths)
+    if method == "einstein":
+        if max_lag is not None:
+            raise RnndynError(
+                "max_lag= is the Green-Kubo summation window; method='einstein' fits the MSD over "
+                "lags=(lo, hi). Pass lags= instead."
+            )
+        lo, hi = check_lag_window(lags, traj.n_steps - 1, lo_min=0)
+        curve, counts = metrics.msd(traj, max_lag=hi, region=region, return_counts=True)
+        curve = np.asarray(to_numpy(curve), dtype=np.float64)[lo : hi + 1]
+        check_counts(counts_like(counts, (hi + 1, traj.n_units))[lo : hi + 1], lo, "einstein", region)
+        slope, _, _ = linfit(np.arange(lo, hi + 1), curve)
+        return slope / 2.0
+    if lags is not None:
+        raise RnndynError(
+            "lags= is the Einstein fit window; method='green-kubo' sums the VACF up to "
+            "max_lag=. Pass max_lag= instead."
+        )
+    if max_lag is None:
+        raise RnndynError(
+            "method='green-kubo' needs an explicit summation window max_lag= (e.g. a few "
+            "correlation times; see integrated_correlation_time)."
+        )
+    max_lag = check_int(max_lag, "max_lag", minimum=0, maximum=max(traj.n_steps - 2, 0))
+    c, counts = metrics.vacf(traj, max_lag=max_lag, region=region, return_counts=True)
+    c = np.asarray(to_numpy(c), dtype=np.float64)[: max_lag + 1]
+    check_counts(counts_like(counts, c.shape), 0, "green-kubo", region)
+    return c[0] / 2.0 + c[1:].sum(axis=0)
+
+
+def non_gaussian_parameter(
+    x: Any,
+    *,
+    lag: int,
+    origins: str = "all",
+    region: str = "all",
+    lengths: Any = None,
+) -> np.ndarray:
+    """Non-Gaussian parameter ``<dx^4> / (3 <dx^2>^2) - 1`` of displacements over ``lag`` steps.
+
+    Zero for Gaussian displacements; ``-2/(3 m)`` for a +-1 random walk.
+
+    Parameters
+    ----------
+    lag : int
+        Displacement ``dx = x[t + lag] - x[t]``, ``1 <= lag <= n_steps - 1``.
+    origins : {"all", "start"}, default "all"
+        ``"all"``: pool every time origin ``t`` whose pair lies in the region
+        (time-origin averaged); ``"start"``: one displacement per sequence,
+        from the first state of its region chain (the ensemble from the start).
+    region : {"all", "input", "padding"}
+    lengths : array, optional
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_units,)
+        NaN (with a warning) where every displacement is zero.
+
+    Examples
+    --------
+    >>> import itertools, numpy as np
+    >>> walks = np.array(list(itertools.product([-1.0, 1.0], repeat=4)))   # all 16 walks
+    >>> x = np.concatenate([np.zeros((16, 1)), walks.cumsum(axis=1)], axis=1)[:, :, None]
+    >>> float(non_gaussian_parameter(x, lag=4, origins="start")[0])        # -2/(3*4)
+    -0.16666666666666663
+    """
+    check_choice(origins, "origins", ("all", "start"))
+    check_region(region)
+    traj = as_traj(x, lengths)
+    lag = check_int(lag, "lag", minimum=1, maximum=traj.n_steps - 1)
+    s = states64(traj)
+    dmask = traj.delta_mask(region)
+    ok = pair_mask(dmask, lag)  # (n, T - lag, U)
+    if origins == "start":
+        first = np.argmax(dmask, axis=1)  # first bond of the region chain, (n, U)
+        has = dmask.any(axis=1)
+        start = np.zeros_like(ok)
+        np.put_along_axis(start, np.minimum(first, ok.shape[1] - 1)[:, None, :], True, axis=1)
+        ok = ok & start & has[:, None, :]
+    dx = s[:, lag:] - s[:, :-lag]
+    w = ok.astype(np.float64)
+    n = w.sum(axis=(0, 1))
+    if np.any(n == 0):
+        u = int(np.flatnonzero(n == 0)[0])
+        raise RnndynError(
+            f"non_gaussian_parameter: region={region!r} has no pair {lag} steps apart for unit {u}; "
+            "use a smaller lag or another region."
+        )
+    dx2 = dx * dx
+    m2 = (w * dx2).sum(axis=(0, 1)) / n
+    m4 = (w * dx2 * dx2).sum(axis=(0, 1)) / n
+    zero = m2 <= 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(zero, np.nan, m4 / (3.0 * np.where(zero, 1.0, m2) ** 2) - 1.0)
+    warn_nan("non_gaussian_parameter", int(zero.sum()), zero.size, "every displacement is zero")
+    return out
