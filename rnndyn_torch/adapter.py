@@ -1,0 +1,339 @@
+"""`TorchAdapter`: captures trajectories from a PyTorch model for :func:`rnndyn.capture`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnndyn.adapter import Batch, LayerInfo
+from rnndyn.errors import RnndynError
+from rnndyn.trajectories import Trajectories
+
+from ._layers import discover, unwrap
+from ._record import CellCalls, FusedCall, Plan, cell_calls, fused_call, make_hook, run_cells, run_fused
+
+__all__ = ["TorchAdapter"]
+
+
+class TorchAdapter:
+    """Captures hidden states, cell states and gates of a ``torch.nn.Module``.
+
+    Layers are the model's ``nn.LSTM``, ``nn.GRU`` and ``nn.RNN`` modules (by
+    module path; ``"name.l0"``, ``"name.l1"``... address the layers of a
+    stacked module and ``"name"`` its top layer) and its ``nn.LSTMCell``,
+    ``nn.GRUCell`` and ``nn.RNNCell`` modules (steps = calls, in order).
+
+    ``h`` of a module's top layer is its own output, read by a forward hook;
+    lower layers run again as one-layer fused modules with the same weights;
+    ``c`` and the gates come from one batched matmul over every step plus an
+    elementwise recurrence for ``c`` (see :mod:`rnndyn_torch._gates`).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; ``torch.compile`` wrappers are unwrapped (hooks need eager
+        calls).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnndyn.adapter import Batch
+    >>> lstm = torch.nn.LSTM(3, 4, batch_first=True)
+    >>> adapter = TorchAdapter(lstm)
+    >>> [(l.name, l.type, l.n_units) for l in adapter.layers()]
+    [('lstm', 'LSTM', 4)]
+    >>> batch = Batch(torch.randn(2, 5, 3), None, 0)
+    >>> traj = next(adapter.capture([batch], [("lstm", "h"), ("lstm", "c")]))
+    >>> traj.shape
+    (2, 5, 8)
+    """
+
+    framework = "torch"
+
+    def __init__(self, model: nn.Module) -> None:
+        if not isinstance(model, nn.Module):
+            raise RnndynError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+        self.model = unwrap(model)
+        self._entries = discover(self.model)
+        self._total_length: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<TorchAdapter {type(self.model).__name__}: {list(self._entries)}>"
+
+    # ------------------------------------------------------------------ layers
+    def layers(self) -> list[LayerInfo]:
+        """Every recurrent layer, in module order (a stacked module's name first,
+        then its ``.l0``, ``.l1``, ...)."""
+        return [e.info for e in self._entries.values()]
+
+    # ------------------------------------------------------------------ inputs
+    def split(self, inputs: Any, batch_size: int) -> Iterator[Any] | None:
+        """Batches of a ``PackedSequence``, which the core cannot slice.
+
+        Yields re-packed batches of ``batch_size`` sequences, in the original
+        order. Their trajectories are padded to the longest sequence of the
+        whole input, so every batch has the same number of steps. Returns
+        ``None`` (decline) for any other input.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch.nn.utils.rnn import pack_sequence
+        >>> packed = pack_sequence([torch.ones(3, 2), torch.ones(1, 2), torch.ones(2, 2)],
+        ...                        enforce_sorted=False)
+        >>> [int(b.batch_sizes[0]) for b in TorchAdapter(torch.nn.GRU(2, 3)).split(packed, 2)]
+        [2, 1]
+        """
+        self._total_length = None
+        if isinstance(inputs, PackedSequence):
+            padded, lengths = pad_packed_sequence(inputs, batch_first=True)
+            self._total_length = int(lengths.max()) if lengths.numel() else 0
+            return (
+                pack_padded_sequence(
+                    padded[i : i + batch_size],
+                    lengths[i : i + batch_size],
+                    batch_first=True,
+                    enforce_sorted=False,
+                )
+                for i in range(0, padded.shape[0], batch_size)
+            )
+        return None
+
+    # ----------------------------------------------------------------- capture
+    def capture(
+        self,
+        batches: Iterable[Batch],
+        targets: Sequence[tuple[str, str]],
+        *,
+        device: Any = None,
+    ) -> Iterator[Trajectories]:
+        """Run each batch through the model and yield its trajectories.
+
+        Parameters
+        ----------
+        batches : iterable of Batch
+            ``Batch.data`` is the model input: a tensor, a ``PackedSequence``,
+            a numpy array (converted; floats to the model's dtype), a plain
+            tuple (passed as positional arguments) or a plain dict (keyword
+            arguments).
+            Tensors are moved to the model's device. Sequences are along
+            axis 0, as everywhere in rnndyn: when the model *is* a time-major
+            recurrent module (``batch_first=False``), 3-d tensors are
+            transposed to ``(steps, batch, features)`` before the call.
+        targets : sequence of (layer, state)
+            Validated pairs (see :meth:`layers`).
+        device : str or torch.device, optional
+            ``None``: states come back as numpy arrays, batch by batch.
+            Otherwise as torch tensors on that device.
+
+        Yields
+        ------
+        Trajectories
+            One per batch: every target along units, in order, forward units
+            before backward units; ``masked=True`` when the layers read a
+            ``PackedSequence``.
+
+        Notes
+        -----
+        For each batch the model is put in eval mode, hooks are installed and
+        the forward pass runs under ``torch.no_grad()`` (not inference mode:
+        states returned with ``device=`` stay ordinary tensors that allow
+        in-place operations later); every training flag is restored and every
+        hook removed in a ``finally``, also when the batch fails (the exception
+        propagates unchanged). Nothing is kept between batches, so nothing
+        leaks to the caller between two yields.
+        """
+        plan = Plan.build(self._entries, targets)
+        out_device = None if device is None else torch.device(device)
+        for batch in batches:
+            yield self._one_batch(batch, plan, out_device)
+
+    def _one_batch(self, batch: Batch, plan: Plan, out_device: Any) -> Trajectories:
+        model = self.model
+        param = next(iter(model.parameters()), None)
+        data = _to_device(
+            batch.data,
+            param.device if param is not None else torch.device("cpu"),
+            param.dtype if param is not None else torch.get_default_dtype(),
+        )
+        if isinstance(model, nn.RNNBase) and not model.batch_first and _is_3d(data):
+            data = data.transpose(0, 1)  # rnndyn inputs hold sequences along axis 0
+        stores: list[list] = [[] for _ in plan.modules]
+        flags = [(m, m.training) for m in model.modules()]
+        handles = []
+        try:
+            model.eval()
+            for mp, store in zip(plan.modules, stores, strict=True):
+                handles.append(mp.module.register_forward_hook(make_hook(store), with_kwargs=True))
+            with torch.no_grad():
+                if type(data) is tuple:  # not a PackedSequence or other namedtuple
+                    model(*data)
+                elif type(data) is dict:
+                    model(**data)
+                else:
+                    model(data)
+                states, lengths, masked = self._states(batch, plan, stores)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for m, flag in flags:
+                m.training = flag
+            stores.clear()
+        if out_device is None:
+            states = states.cpu().numpy()
+        else:
+            states = states.to(out_device)
+        return Trajectories(states, lengths=lengths, units=plan.units, masked=masked)
+
+    def _states(self, batch: Batch, plan: Plan, stores: list[list]) -> tuple[Tensor, np.ndarray, bool]:
+        """Normalise the recorded calls, check they agree, compute the states."""
+        calls: list[list[FusedCall] | CellCalls] = []
+        for mp, store in zip(plan.modules, stores, strict=True):
+            name = _first_name(mp)
+            if not store:
+                raise RnndynError(
+                    f"layer {name!r} ({type(mp.module).__name__}) was not called while the "
+                    f"model ran batch {batch.index}; capture a layer the forward pass uses."
+                )
+            if mp.cell:
+                calls.append(cell_calls(mp.module, mp.kind, store, name))
+                continue
+            fc = [fused_call(mp.module, rec, name) for rec in store]
+            if len(fc) > 1 and any(c.lengths is not None for c in fc):
+                raise RnndynError(
+                    f"layer {name!r} was called {len(fc)} times in one forward pass with a "
+                    "PackedSequence; steps of several calls can only be joined for tensor "
+                    "inputs. Capture each call's sequences separately."
+                )
+            calls.append(fc)
+        B, T, lengths, masked = self._shape(batch, plan, calls)
+        shortcut = _shortcut(plan, calls, T)
+        if shortcut is not None:
+            return shortcut, lengths, masked
+        ref = _reference_tensor(calls)
+        out = ref.new_empty((B, T, plan.n_units))
+        for mp, c in zip(plan.modules, calls, strict=True):
+            if isinstance(c, CellCalls):
+                run_cells(mp, c, out)
+                continue
+            t0 = 0
+            for call in c:
+                run_fused(mp, call, T, out, t0)
+                t0 += call.n_steps
+        return out, lengths, masked
+
+    def _shape(self, batch: Batch, plan: Plan, calls: list) -> tuple[int, int, np.ndarray, bool]:
+        """Batch size, steps, lengths and masking, the same for every target."""
+        seen: list[tuple[str, int, int, Any]] = []
+        for mp, c in zip(plan.modules, calls, strict=True):
+            name = _first_name(mp)
+            if isinstance(c, CellCalls):
+                seen.append((name, c.n_batch, c.n_steps, None))
+                continue
+            Bs = {call.n_batch for call in c}
+            if len(Bs) > 1:
+                raise RnndynError(
+                    f"layer {name!r} was called with batch sizes {sorted(Bs)} in one forward "
+                    "pass; its calls must carry the same sequences to be joined along steps."
+                )
+            lengths = c[0].lengths
+            if lengths is not None:
+                T = max(int(lengths.max()), self._total_length or 0)
+            else:
+                T = sum(call.n_steps for call in c)
+            seen.append((name, c[0].n_batch, T, lengths))
+        name0, B, T, lengths = seen[0]
+        masked = lengths is not None
+        for name, b, t, ln in seen[1:]:
+            if (b, t) != (B, T) or (ln is None) != (lengths is None):
+                raise RnndynError(
+                    f"layers {name0!r} and {name!r} cannot be captured together: they ran "
+                    f"{B} x {T} and {b} x {t} (sequences x steps), masked={masked} and "
+                    f"masked={ln is not None}. Capture them in separate calls."
+                )
+            if ln is not None and not torch.equal(ln, lengths):
+                raise RnndynError(
+                    f"layers {name0!r} and {name!r} read PackedSequences of different lengths "
+                    "in one forward pass; capture them in separate calls."
+                )
+        if lengths is not None:
+            got = lengths.numpy()
+            if batch.lengths is not None:
+                given = np.asarray(batch.lengths)
+                if given.shape != got.shape or not np.array_equal(given, got):
+                    i = _first_difference(given, got)
+                    raise RnndynError(
+                        f"lengths disagree with the PackedSequence in batch {batch.index}: "
+                        f"{i}; the model skipped the padding of the packed batch, so its "
+                        "lengths are the real ones. Drop `lengths=` (they are read from the "
+                        "PackedSequence) or fix them."
+                    )
+            return B, T, got.astype(np.int64), True
+        if batch.lengths is not None:
+            given = np.asarray(batch.lengths, dtype=np.int64)
+            if given.shape != (B,):
+                raise RnndynError(
+                    f"lengths for batch {batch.index} must have one entry per sequence ({B}); "
+                    f"got shape {given.shape}."
+                )
+            return B, T, given, False
+        return B, T, np.full(B, T, dtype=np.int64), False
+
+
+def _is_3d(data: Any) -> bool:
+    return isinstance(data, Tensor) and data.dim() == 3
+
+
+def _first_name(mp: Any) -> str:
+    return next(iter(mp.wants.values()))[0][2].name
+
+
+def _first_difference(given: np.ndarray, got: np.ndarray) -> str:
+    if given.shape != got.shape:
+        return f"lengths= has shape {given.shape}, the batch holds {got.shape[0]} sequences"
+    i = int(np.flatnonzero(given != got)[0])
+    return f"sequence {i} has length {int(given[i])} in lengths= but {int(got[i])} when packed"
+
+
+def _reference_tensor(calls: list) -> Tensor:
+    c = calls[0]
+    if isinstance(c, CellCalls):
+        return c.h[0]
+    out = c[0].out
+    return out.data if isinstance(out, PackedSequence) else out
+
+
+def _shortcut(plan: Plan, calls: list, T: int) -> Tensor | None:
+    """A lone top-layer ``h`` of one tensor call is the module's output: no copy."""
+    if len(plan.modules) != 1 or isinstance(calls[0], CellCalls) or len(calls[0]) != 1:
+        return None
+    mp, call = plan.modules[0], calls[0][0]
+    items = [it for its in mp.wants.values() for it in its]
+    if len(items) != 1 or items[0][0] != "h" or mp.top not in mp.wants:
+        return None
+    if call.lengths is not None:
+        return pad_packed_sequence(call.out, batch_first=True, total_length=T)[0]
+    return call.out if mp.module.batch_first else call.out.transpose(0, 1)
+
+
+def _to_device(data: Any, device: torch.device, dtype: torch.dtype) -> Any:
+    """Move tensors (in tuples, lists and dicts too) to ``device``; numpy becomes torch."""
+    if isinstance(data, (Tensor, PackedSequence)):
+        return data.to(device)
+    if isinstance(data, np.ndarray):
+        t = torch.from_numpy(np.ascontiguousarray(data))
+        if t.is_floating_point():
+            t = t.to(dtype)
+        return t.to(device)
+    if type(data) is tuple:
+        return tuple(_to_device(d, device, dtype) for d in data)
+    if type(data) is list:
+        return [_to_device(d, device, dtype) for d in data]
+    if type(data) is dict:
+        return {k: _to_device(v, device, dtype) for k, v in data.items()}
+    return data

@@ -1,0 +1,150 @@
+"""Saving and loading recurrent modules safely (safetensors, no pickle).
+
+A pickled PyTorch model (``torch.save(model)``) can run any code when it is
+loaded, and ``torch.load(..., weights_only=True)`` returns tensors only, not a
+model. A TorchScript or ``torch.export`` program is not capturable either: its
+recurrent modules are compiled into graph operations that forward hooks
+cannot see. What this module saves and loads instead is one ``nn.LSTM``,
+``nn.GRU`` or ``nn.RNN``: its weights in a safetensors file and its
+constructor arguments, as JSON, in the file's metadata. That is enough for the
+command line and distributed workers to rebuild the module without running
+code from the file. Models with custom code are rebuilt by their own code and
+passed to :func:`rnndyn.capture` directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from typing import TYPE_CHECKING, Any
+
+from rnndyn.errors import RnndynError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["save_rnn", "load_rnn", "load_model", "FORMAT"]
+
+FORMAT = "rnndyn-torch-rnn/1"
+_KEYS = {
+    "LSTM": (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "proj_size",
+    ),
+    "GRU": ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"),
+    "RNN": (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "nonlinearity",
+    ),
+}
+
+
+def save_rnn(module: nn.Module, path: str | os.PathLike) -> None:
+    """Save an ``nn.LSTM``/``nn.GRU``/``nn.RNN`` as safetensors (weights + config).
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    >>> path = os.path.join(tempfile.mkdtemp(), "lstm.safetensors")
+    >>> save_rnn(lstm, path)
+    >>> back = load_rnn(path)
+    >>> all(torch.equal(a, b) for a, b in zip(lstm.state_dict().values(),
+    ...                                        back.state_dict().values()))
+    True
+    """
+    from safetensors.torch import save_file
+    from torch import nn
+
+    kind = next((k for k, c in _classes(nn).items() if type(module) is c), None)
+    if kind is None:
+        raise RnndynError(
+            f"save_rnn() saves an nn.LSTM, nn.GRU or nn.RNN; got {type(module).__name__}. "
+            "Save a larger model's weights with safetensors and rebuild it from its code."
+        )
+    config = {k: getattr(module, k) for k in _KEYS[kind]}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    meta = {"format": FORMAT, "class": kind, "config": json.dumps(config)}
+    save_file(tensors, os.fspath(path), metadata=meta)
+
+
+def _classes(nn: Any) -> dict[str, type]:
+    return {"LSTM": nn.LSTM, "GRU": nn.GRU, "RNN": nn.RNN}
+
+
+def _header(path: str) -> dict | None:
+    """The JSON header of a safetensors file, or None if it is not one (no torch needed)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(8)
+            if len(raw) != 8:
+                return None
+            (n,) = struct.unpack("<Q", raw)
+            if n > 100_000_000:
+                return None
+            header = json.loads(fh.read(n))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def load_rnn(path: str | os.PathLike) -> nn.Module:
+    """Load a module written by :func:`save_rnn`, in eval mode (see there for an example)."""
+    model = load_model(os.fspath(path), strict=True)
+    assert model is not None
+    return model
+
+
+def load_model(path: str, *, strict: bool) -> Any | None:
+    """The rnndyn_load_model hook: our safetensors files, else ``None`` (or raise if strict)."""
+    header = _header(path) if os.path.isfile(path) else None
+    meta = (header or {}).get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        if not strict:
+            return None
+        raise RnndynError(
+            f"cannot load {path!r} as a PyTorch model: only safetensors files written by "
+            "rnndyn_torch.save_rnn (one nn.LSTM/GRU/RNN) load without running code from the "
+            "file. Pickled models (torch.save(model)) could execute code, and TorchScript or "
+            "torch.export programs have no recurrent modules to hook. Build the model from "
+            "its code, load its weights (safetensors, or torch.load(weights_only=True)) and "
+            "pass the module to rnndyn.capture."
+        )
+    import torch
+    from safetensors.torch import load_file
+
+    kind = meta.get("class")
+    if kind not in _KEYS:
+        raise RnndynError(f"{path!r}: unknown recurrent class {kind!r} in its metadata.")
+    try:
+        config = json.loads(meta.get("config", ""))
+    except ValueError:
+        raise RnndynError(f"{path!r}: its metadata 'config' is not valid JSON.") from None
+    if not isinstance(config, dict) or set(config) != set(_KEYS[kind]):
+        raise RnndynError(f"{path!r}: config must hold exactly {_KEYS[kind]}; got {sorted(config)}.")
+    for key, value in config.items():
+        ok = isinstance(value, str) if key == "nonlinearity" else isinstance(value, (int, float))
+        if not ok:
+            raise RnndynError(f"{path!r}: config {key!r} has a bad value {value!r}.")
+    cls = _classes(torch.nn)[kind]
+    module = cls(**config, device="meta")
+    tensors = load_file(path)
+    try:
+        module.load_state_dict(tensors, assign=True, strict=True)
+    except RuntimeError as exc:
+        raise RnndynError(f"{path!r}: its tensors do not fit a {kind} {config}: {exc}") from None
+    module.flatten_parameters()
+    return module.eval()

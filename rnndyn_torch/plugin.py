@@ -1,0 +1,50 @@
+"""The hook implementations rnndyn loads through the entry point ``rnndyn:torch``.
+
+Importing this module never imports torch: a model can only be a
+``torch.nn.Module`` if torch is already in :data:`sys.modules`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rnndyn.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .adapter import TorchAdapter
+
+__all__ = ["rnndyn_claim_model", "rnndyn_load_model"]
+
+
+@hookimpl
+def rnndyn_claim_model(model: Any) -> TorchAdapter | None:
+    """A :class:`~rnndyn_torch.TorchAdapter` for any ``torch.nn.Module``, else ``None``.
+
+    Examples
+    --------
+    >>> rnndyn_claim_model("not a model") is None
+    True
+    """
+    torch = sys.modules.get("torch")
+    nn = getattr(torch, "nn", None)
+    if nn is None or not isinstance(model, nn.Module):
+        return None
+    from .adapter import TorchAdapter
+
+    return TorchAdapter(model)
+
+
+@hookimpl
+def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
+    """Load a recurrent module saved by :func:`rnndyn_torch.save_rnn` (safetensors).
+
+    Declines (``None``) other files unless ``framework="torch"``, in which case
+    it raises :class:`~rnndyn.RnndynError` saying which formats load safely.
+    Never unpickles: pickled ``.pt`` models could run code from the file.
+    """
+    if framework not in (None, "torch"):
+        return None
+    from .io import load_model
+
+    return load_model(path, strict=framework == "torch")
