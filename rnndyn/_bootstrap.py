@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._physics_util import as_traj, check_int, states64
+from ._physics_util import as_traj, check_int
 from ._validation import array_namespace, check_choice, check_region, to_numpy
 from .errors import RnndynError
-from .trajectories import Trajectories
+from .trajectories import Trajectories, delta_region_mask
 
 __all__ = ["BootstrapCI", "bootstrap_ci", "BUILTIN_STATISTICS"]
 
@@ -70,28 +70,31 @@ def _weighted(
     fn = metrics.rms_delta if rms else metrics.mean_abs_delta
     curve, counts = fn(traj, region=region, return_counts=True)
     curve = np.asarray(to_numpy(curve), dtype=np.float64)
-    d = np.diff(states64(traj), axis=1)
-    mask = traj.delta_mask(region)
-    full = bool(mask.all())
-    n, T1, U = d.shape
-    per_unit = max(1, _BLOCK_BYTES // (8 * max(C.shape[0], 1) * max(T1, 1)))
+    states = to_numpy(traj.states)
+    n, T, U = traj.shape
+    T1, B = T - 1, C.shape[0]
+    per_block = max(1, _BLOCK_BYTES // (8 * B * max(T1, 1)))
     shape = (U,) if area else (T1, U)
     lo, hi = np.empty(shape), np.empty(shape)
-    for u0 in range(0, U, per_unit):
-        sl = slice(u0, min(U, u0 + per_unit))
-        db, mb = d[:, :, sl], mask[:, :, sl]
-        v = np.where(mb, db * db if rms else np.abs(db), 0.0).reshape(n, -1)
-        num = C @ v
-        den = np.full_like(num, float(n)) if full else C @ mb.reshape(n, -1).astype(np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stat = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        if rms:
-            stat = np.sqrt(stat)
-        stat = stat.reshape(C.shape[0], T1, -1)
-        if area:
-            has = ~np.isnan(stat)
-            stat = np.where(has.any(axis=1), np.where(has, stat, 0.0).sum(axis=1), np.nan)
-        lo[..., sl], hi[..., sl] = np.percentile(stat, q, axis=0)
+    for direction, cols in traj.direction_groups().items():
+        # every unit of a direction shares its region mask, so the resampled counts too
+        mask = delta_region_mask(
+            traj.lengths, T, region=region, direction=direction, order=traj.order, masked=traj.masked
+        )
+        den = np.full((B, T1), float(n)) if mask.all() else C @ mask.astype(np.float64)
+        for c0 in range(0, cols.size, per_block):
+            cb = cols[c0 : c0 + per_block]
+            db = np.diff(np.asarray(states[:, :, cb], dtype=np.float64), axis=1)
+            v = np.where(mask[:, :, None], db * db if rms else np.abs(db), 0.0)
+            num = (C @ v.reshape(n, -1)).reshape(B, T1, cb.size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                stat = np.where(den[:, :, None] > 0, num / np.maximum(den, 1.0)[:, :, None], np.nan)
+            if rms:
+                stat = np.sqrt(stat)
+            if area:
+                has = ~np.isnan(stat)
+                stat = np.where(has.any(axis=1), np.where(has, stat, 0.0).sum(axis=1), np.nan)
+            lo[..., cb], hi[..., cb] = np.percentile(stat, q, axis=0)
     if area:
         has = np.asarray(to_numpy(counts)) > 0
         curve = np.where(has.any(axis=0), np.where(has, curve, 0.0).sum(axis=0), np.nan)

@@ -272,7 +272,8 @@ def persistence_length(x: Any, *, per: str = "unit", region: str = "all", length
         lp = -1.0 / np.log(np.clip(rho1, 1e-300, None))
     lp = np.where(rho1 <= 0, 0.0, lp)
     lp = np.where(rho1 >= 1, np.inf, lp)
-    return np.where(np.isnan(rho1), np.nan, lp)
+    out = np.where(np.isnan(rho1), np.nan, lp)
+    return float(out) if out.ndim == 0 else out
 
 
 def integrated_correlation_time(

@@ -598,3 +598,12 @@ def test_docs_physics_examples_run_and_cover_the_api():
     exec(compile("\n".join(blocks), "docs/physics.md", "exec"), namespace)
     for name in physics.__all__:
         assert name in text, f"{name} is not documented in docs/physics.md"
+
+
+def test_vector_persistence_of_a_straight_chain_and_types():
+    x = np.arange(12.0)[None, :, None] * np.array([1.0, 2.0, -1.0])  # one direction throughout
+    rho = physics.bond_correlation(x, per="vector", max_lag=3)
+    np.testing.assert_allclose(rho, 1.0)
+    assert physics.persistence_length(x, per="vector") == np.inf
+    tau, M = physics.integrated_correlation_time(x, per="vector", window=4, return_window=True)
+    assert tau == pytest.approx(4.5) and M == 4 and isinstance(tau, float)

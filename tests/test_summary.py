@@ -12,14 +12,14 @@ from rnndyn import RnndynError, Trajectories, metrics, physics, summary
 from rnndyn.hookspecs import hookimpl
 
 
-def _traj(seed=0, n=40, T=24, lengths=True):
+def _traj(seed=0, n=40, T=24, lengths=True, masked=True):
     rng = np.random.default_rng(seed)
     x = np.tanh(0.3 * rng.standard_normal((n, T, 4)).cumsum(axis=1)) * [1.0, 3.0, 0.5, 2.0]
     units = pd.DataFrame(
         {"layer": "enc", "state": "h", "direction": ["forward"] * 2 + ["backward"] * 2, "index": [0, 1, 0, 1]}
     )
     L = rng.integers(6, T - 4, n) if lengths else None
-    return Trajectories(x, lengths=L, units=units, masked=True)
+    return Trajectories(x, lengths=L, units=units, masked=masked)
 
 
 def _bruteforce_deltas(traj, region):
@@ -231,9 +231,9 @@ def test_bootstrap_coverage_of_a_known_mean():
 
 
 @pytest.mark.parametrize("stat", ["rms_delta", "mean_abs_delta", "area_rms", "area_mean_abs"])
-@pytest.mark.parametrize("region", ["all", "input"])
+@pytest.mark.parametrize("region", ["all", "input", "padding"])
 def test_bootstrap_vectorised_equals_loop(stat, region):
-    traj = _traj(seed=11, n=25, T=12)
+    traj = _traj(seed=11, n=25, T=12, masked=False)  # forward and backward regions differ
     fast = summary.bootstrap_ci(traj, stat, n_boot=60, seed=3, region=region)
     fn = metrics.rms_delta if "rms" in stat else metrics.mean_abs_delta
 
