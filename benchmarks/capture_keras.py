@@ -1,0 +1,129 @@
+"""Benchmark: Keras capture against plain batched ``predict`` and the founding loop.
+
+The founding encoder (one-hot 60 -> ``Bidirectional(LSTM(256,
+return_sequences=True))``, 50 steps), 1,000 right-padded sequences, TensorFlow
+backend, batch size 256 for everything batched. Prints three ratios:
+
+* capture of ``h`` (both directions) / plain batched ``predict`` of the same
+  encoder (target <= 1.15);
+* capture of ``c`` and the four gates ``i, f, g, o`` / the same ``predict``
+  (target <= 2);
+* the founding notebook's loop (sub-model ``predict`` one string at a time;
+  ~30 strings timed, extrapolated to 1,000) / capture of ``h`` (target >= 50).
+
+"cold" timings include building and compiling (a model's first ``predict``
+traces it; a model's first capture builds and traces its capture graph, which
+later captures of the same layers reuse); "warm" timings are the best of three
+interleaved later runs. Everything goes through ``rnndyn.capture``, so the
+core's batching and joining of the batches are counted.
+
+Run: ``python benchmarks/capture_keras.py`` (about 2 min on a 2-core CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+N, STEPS, VOCAB, UNITS, BATCH, LOOP, REPEATS = 1000, 50, 60, 256, 256, 30, 3
+
+
+def build_encoder():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    chars = keras.Input((STEPS,), dtype="int32", name="chars")
+    one_hot = keras.layers.Embedding(
+        VOCAB, VOCAB, embeddings_initializer="identity", trainable=False, name="one_hot"
+    )(chars)
+    enc = keras.layers.Bidirectional(keras.layers.LSTM(UNITS, return_sequences=True), name="encoder")(one_hot)
+    return keras.Model(chars, enc, name="encoder_model")
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(rng.normal(13.6, 5.2, N).round(), 6, 41).astype(int)
+    x = rng.integers(1, VOCAB, size=(N, STEPS)).astype("int32")
+    x[np.arange(STEPS)[None, :] >= lengths[:, None]] = 0  # <pad> = 0 at the end
+    return x, lengths
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def main() -> None:
+    import keras
+
+    import rnndyn
+
+    x, lengths = data()
+    print(f"keras {keras.__version__} ({keras.backend.backend()}), {os.cpu_count()} CPU cores")
+    print(
+        f"founding encoder: one-hot {VOCAB} -> Bidirectional(LSTM({UNITS})), {STEPS} steps, "
+        f"{N} sequences, batch {BATCH}"
+    )
+
+    def predict(model):
+        return model.predict(x, batch_size=BATCH, verbose=0)
+
+    def capture(model, states):
+        return rnndyn.capture(
+            model, x, layer="encoder", state=states, lengths=lengths, batch_size=BATCH, progress=False
+        )
+
+    gates = ["c", "i", "f", "g", "o"]
+    rows = {}
+    model = build_encoder()
+    rows["predict, cold"], ref = timed(lambda: predict(model))
+    rows["capture h, cold"], traj = timed(lambda: capture(model, "h"))
+    rows["capture c+gates, cold"], full = timed(lambda: capture(model, gates))
+    warm: dict[str, list[float]] = {"predict": [], "capture h": [], "capture c+gates": []}
+    for _ in range(REPEATS):  # interleaved, best of REPEATS: the machine is shared
+        warm["predict"].append(timed(lambda: predict(model))[0])
+        warm["capture h"].append(timed(lambda: capture(model, "h"))[0])
+        warm["capture c+gates"].append(timed(lambda: capture(model, gates))[0])
+    for k, v in warm.items():
+        rows[f"{k}, warm (best of {REPEATS})"] = min(v)
+
+    # the founding notebook: a sub-model, predict called one string at a time
+    loop_model = build_encoder()
+    loop_model.predict(x[:1], verbose=0)  # its first call traces; not counted
+    t_loop, _ = timed(lambda: [loop_model.predict(x[i : i + 1], verbose=0) for i in range(LOOP)])
+    loop = rows[f"one string at a time ({LOOP} timed, x{N // LOOP})"] = t_loop * N / LOOP
+
+    fw = traj.select(direction="forward").states
+    bw = traj.select(direction="backward").states
+    err = np.abs(np.concatenate([fw, bw], -1) - ref).max()
+    assert err < 1e-5, f"captured h differs from predict by {err}"
+    assert full.shape == (N, STEPS, 2 * UNITS * len(gates))
+
+    for k, v in rows.items():
+        print(f"  {k:<44s} {v:8.2f} s   {N / v:8.0f} sequences/s")
+    p_cold, p_warm = rows["predict, cold"], rows[f"predict, warm (best of {REPEATS})"]
+    h_cold, h_warm = rows["capture h, cold"], rows[f"capture h, warm (best of {REPEATS})"]
+    g_cold, g_warm = rows["capture c+gates, cold"], rows[f"capture c+gates, warm (best of {REPEATS})"]
+    print("ratios (targets in brackets):")
+    print(
+        f"  capture h / predict             cold {h_cold / p_cold:5.2f}   warm {h_warm / p_warm:5.2f}"
+        "   [<= 1.15]"
+    )
+    print(
+        f"  capture c+gates / predict       cold {g_cold / p_cold:5.2f}   warm {g_warm / p_warm:5.2f}"
+        "   [<= 2]"
+    )
+    print(
+        f"  one-at-a-time loop / capture h  cold {loop / h_cold:5.0f}   warm {loop / h_warm:5.0f}   [>= 50]"
+    )
+    print(f"  (the founding notebook managed 17 strings/s on a GPU; this loop: {N / loop:.1f}/s)")
+
+
+if __name__ == "__main__":
+    main()
