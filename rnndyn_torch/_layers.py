@@ -133,9 +133,10 @@ def weights(module: nn.Module, layer: int, direction: int, cell: bool) -> dict[s
 def single_layer(module: nn.RNNBase, layer: int) -> nn.RNNBase:
     """A one-layer module computing layer ``layer`` of ``module``, with copied weights.
 
-    Built on the ``meta`` device and then materialised, so that it neither
-    consumes the random generator nor touches the original parameters (on
-    CUDA the copy is flattened for cuDNN; the original is left as it was).
+    Built on the CPU with the random generator's state saved and restored
+    (the throwaway initialisation leaves the user's generator where it was),
+    then moved to the module's device; the original parameters are never
+    touched (on CUDA the copy is flattened for cuDNN, the original is not).
     """
     p = next(iter(module.parameters()))
     D = 2 if module.bidirectional else 1
@@ -156,8 +157,9 @@ def single_layer(module: nn.RNNBase, layer: int) -> nn.RNNBase:
     else:
         cls = nn.RNN
         kw["nonlinearity"] = module.nonlinearity
-    clone = cls(in_size, module.hidden_size, device="meta", dtype=p.dtype, **kw)
-    clone = clone.to_empty(device=p.device).eval()
+    with torch.random.fork_rng(devices=[]):  # the random init must not move the user's RNG
+        clone = cls(in_size, module.hidden_size, dtype=p.dtype, **kw)
+    clone = clone.to(p.device).eval()
     with torch.no_grad():
         for name in clone._flat_weights_names:
             src = name.replace("_l0", f"_l{layer}")

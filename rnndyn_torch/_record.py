@@ -1,5 +1,12 @@
 """Recording the calls of recurrent modules during a forward pass, and turning
-them into states: one plan per capture, one :class:`Recording` per batch."""
+them into states.
+
+One :class:`Plan` per capture (validated targets, units table, the modules
+to hook and the one-layer copies of stacked modules); per batch, each hooked
+module's recorded calls are normalised (:func:`fused_call`,
+:func:`cell_calls`) and their states written into one output tensor
+(:func:`run_fused`, :func:`run_cells`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,19 @@ from rnndyn.errors import PluginError, RnndynError
 from . import _gates
 from ._layers import Entry, n_units, single_layer, units_table, weights
 
-__all__ = ["Plan", "ModulePlan", "FusedCall", "make_hook", "fused_call", "cell_calls"]
+__all__ = [
+    "Plan",
+    "ModulePlan",
+    "FusedCall",
+    "CellCalls",
+    "make_hook",
+    "fused_call",
+    "cell_calls",
+    "packed_lengths",
+    "padded",
+    "run_fused",
+    "run_cells",
+]
 
 
 @dataclass

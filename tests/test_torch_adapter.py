@@ -406,3 +406,25 @@ def test_device_keeps_torch_tensors():
     assert isinstance(traj.states, torch.Tensor) and traj.states.device.type == "cpu"
     _, ref = _capture_all(module, torch.randn(2, 5, 3).new_zeros(2, 5, 3))
     assert isinstance(ref.states, np.ndarray)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell])
+def test_chunked_computation_equals_one_chunk(cls, monkeypatch):
+    """On CPU the gates run over chunks of sequences; chunk edges must not matter."""
+    from rnndyn_torch import _gates
+
+    torch.manual_seed(9)
+    lengths = [5, 1, 3, 5, 2, 4, 5]
+    x = torch.randn(7, 5, 3)
+    if cls in (nn.LSTMCell, nn.GRUCell):
+        model, data = _Loop(cls(4, 6)), x
+    else:
+        model = cls(3, 6, num_layers=2, bidirectional=True, batch_first=True)
+        data = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    _, whole = _capture_all(model, data)
+    monkeypatch.setattr(_gates, "CHUNK_BYTES", 1)  # one sequence per chunk
+    _, chunked = _capture_all(model, data)
+    np.testing.assert_allclose(np.asarray(chunked.states), np.asarray(whole.states), atol=1e-6)
+    monkeypatch.setattr(_gates, "CHUNK_BYTES", 3 * 5 * 24 * 4)  # uneven chunks of 3
+    _, uneven = _capture_all(model, data)
+    np.testing.assert_allclose(np.asarray(uneven.states), np.asarray(whole.states), atol=1e-6)
