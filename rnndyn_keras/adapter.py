@@ -26,7 +26,7 @@ from rnndyn.errors import PluginError, RnndynError
 from rnndyn.trajectories import Trajectories
 
 from ._assemble import assemble, part_weights
-from ._graph import GraphRunner, InterceptRunner, NeedsIntercept, graph_of, no_grad
+from ._graph import GraphRunner, InterceptRunner, graph_of, no_grad
 from ._inputs import (
     check_input_shape,
     expected_shapes,
@@ -180,6 +180,8 @@ def _runner_for(model: Any, targets: list[Target], need_x: dict[str, bool]) -> A
     if key not in cache:
         try:
             cache[key] = GraphRunner(model, targets, need_x)
-        except NeedsIntercept:
-            cache[key] = InterceptRunner(model, targets, need_x)
+        except RnndynError:
+            raise
+        except Exception:  # NeedsIntercept, or a graph Keras cannot cut: run and record
+            return InterceptRunner(model, targets, need_x)  # cheap to build; holds the model
     return cache[key]

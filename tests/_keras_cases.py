@@ -11,7 +11,9 @@ given the same weights and/or (c) the model's own outputs, to 1e-5.
 
 from __future__ import annotations
 
+import gc
 import os
+import weakref
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -101,8 +103,11 @@ def build_stack(masked):
     keras.utils.set_random_seed(1)
     inp = keras.Input((T,), dtype="int32")
     emb = layers.Embedding(12, 5, mask_zero=masked, name="emb")(inp)
-    seq = layers.LSTM(6, return_sequences=True, name="lstm")(emb)
-    last = layers.GRU(4, reset_after=False, recurrent_activation="hard_sigmoid", name="gru")(seq)
+    # dropout everywhere: captures must run in inference mode
+    seq = layers.LSTM(6, return_sequences=True, dropout=0.3, name="lstm")(layers.Dropout(0.5)(emb))
+    last = layers.GRU(
+        4, reset_after=False, recurrent_activation="hard_sigmoid", recurrent_dropout=0.3, name="gru"
+    )(seq)
     out = layers.Dense(2, name="head")(last)
     return keras.Model(inp, out), inp, emb, seq
 
@@ -336,6 +341,11 @@ def test_capture_leaves_weights_outputs_graph_and_states_alone():
     for a, b in zip(model.get_weights(), weights, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(model.predict_on_batch(x), y)
+    # the cached capture graph does not keep the model alive
+    alive = weakref.ref(model)
+    del model, layer_ops
+    gc.collect()
+    assert alive() is None
 
 
 def test_graph_models_are_cut_not_patched():
@@ -390,13 +400,39 @@ def test_bad_targets_inputs_lengths_and_masks():
         next(adapter.capture([Batch(left, None, 0)], [("lstm", "h")]))
 
 
+def test_layers_that_cannot_share_one_trajectories():
+    from rnndyn.errors import RnndynError
+
+    keras.utils.set_random_seed(7)
+    a, b = keras.Input((T,), dtype="int32"), keras.Input((T, 2))
+    c = keras.Input((T - 2, 2))
+    shared = layers.LSTM(3, name="shared")
+    outs = [
+        layers.LSTM(3, name="masked")(layers.Embedding(9, 2, mask_zero=True)(a)),
+        layers.LSTM(3, name="plain")(b),
+        layers.LSTM(3, name="short")(c),
+        shared(b),
+        shared(layers.Dense(2)(b)),
+    ]
+    model = keras.Model([a, b, c], outs)
+    rng = np.random.default_rng(12)
+    data = [int_data(n=2, vocab=9), rng.normal(size=(2, T, 2)), rng.normal(size=(2, T - 2, 2))]
+    adapter = KerasAdapter(model)
+    with pytest.raises(RnndynError, match=r"some layers .* see a Keras mask and some do not"):
+        next(adapter.capture([Batch(data, None, 0)], [("masked", "h"), ("plain", "h")]))
+    with pytest.raises(RnndynError, match=r"different numbers of steps \{'plain': 7, 'short': 5\}"):
+        next(adapter.capture([Batch(data, None, 0)], [("plain", "h"), ("short", "h")]))
+    with pytest.raises(RnndynError, match=r"'shared' is called 2 times .* shared layer"):
+        next(adapter.capture([Batch(data, None, 0)], [("shared", "h")]))
+
+
 # ------------------------------------------------- H: through rnndyn.capture
 def test_end_to_end_through_rnndyn_capture():
     import rnndyn
 
     model, *_ = build_stack(True)
     x = int_data(n=10, seed=10)
-    traj = rnndyn.capture(model, x, layer=["lstm", "gru"], batch_size=4, progress=False)
+    traj = rnndyn.capture(model, x, layer=["lstm", "gru"], batch_size=4, progress=False, device="cpu:0")
     whole = run(model, x, [("lstm", "h"), ("gru", "h")])
     assert traj.shape == (10, T, 6 + 4) and traj.masked
     np.testing.assert_array_equal(traj.lengths, (x != 0).sum(1))
