@@ -1,0 +1,215 @@
+"""The numbers of the date study, computed once per captured network.
+
+:func:`analyze` turns one capture of the encoder (``h`` and ``c``, both
+directions, validation strings followed by the founding study's example
+strings) into
+
+* ``numbers`` -- every headline number, JSON-ready, with 95% bootstrap
+  intervals (resampling strings) as ``{"estimate", "low", "high"}``;
+* ``arrays`` -- the small arrays the figures need (curves, bands, a few
+  traces); the captured states themselves are not kept;
+* ``units`` -- one row per unit and group (the CSV table).
+
+The notebook part works on the 512 encoder outputs in input order, as the
+founding notebook did; everything else works per state (``h``, ``c``) and
+direction, each direction in its own processing order (the backward LSTM
+reads the padding first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import rnndyn
+from rnndyn import metrics, summary
+from rnndyn.trajectories import delta_region_mask
+
+from . import _study_stats as S
+from ._study_groups import DIRECTIONS, analyze_group, band, ratio, resampled_mean, take_units
+
+
+def random_units(n_units: int = 512, seed: int = 0xCAFE, k: int = 5) -> list[int]:
+    """The founding notebook's random units: ``RandomState(seed)`` shuffle of ``0..n_units-1``.
+
+    Examples
+    --------
+    >>> random_units()
+    [405, 496, 432, 47, 121]
+    """
+    idx = np.arange(n_units)
+    np.random.RandomState(seed).shuffle(idx)
+    return [int(i) for i in idx[:k]]
+
+
+def encoder_outputs(traj: rnndyn.Trajectories) -> rnndyn.Trajectories:
+    """The 512 encoder outputs in Keras/PyTorch order: ``h`` forward 0..255, then backward 0..255."""
+    u = traj.units
+    h = np.flatnonzero(u["state"].to_numpy() == "h")
+    key = np.lexsort((u["index"].to_numpy()[h], (u["direction"].to_numpy()[h] == "backward")))
+    return take_units(traj, h[key])
+
+
+def _describe_boot(values: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`rnndyn.summary.describe` along the last axis, for every resample at once."""
+    q = np.percentile(values, summary.DESCRIBE_PERCENTILES, axis=-1)
+    out = {
+        "mean": values.mean(-1),
+        "std": values.std(-1, ddof=1),
+        "min": values.min(-1),
+    }
+    out.update({f"{p}%": q[j] for j, p in enumerate(summary.DESCRIBE_PERCENTILES)})
+    out["max"] = values.max(-1)
+    return out
+
+
+# ----------------------------------------------------------------- notebook
+def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray) -> dict:
+    """Figures 2-8 of the founding notebook, on the 512 encoder outputs."""
+    H = encoder_outputs(main)
+    if H.n_units != 512:
+        raise ValueError(f"expected 512 encoder outputs; the capture has {H.n_units}")
+    x = np.asarray(H.states, dtype=np.float64)
+    n = x.shape[0]
+    d = np.diff(x, axis=1)
+    absd = np.abs(d)
+    mad = np.asarray(metrics.mean_abs_delta(H))  # (T-1, 512): the notebook's "RMS"
+    rms = np.asarray(metrics.rms_delta(H))  # the true RMS
+    A = absd.sum(1)  # (n, 512) per-string area
+    d2 = np.square(d, out=d)
+    m_in = delta_region_mask(H.lengths, H.n_steps, region="input", direction="forward")
+    m_bw = delta_region_mask(H.lengths, H.n_steps, region="input", direction="backward")
+    sq = np.concatenate([d2[:, :, :256].sum(2), d2[:, :, 256:].sum(2)], axis=1)  # (n, 2(T-1))
+    mm = np.concatenate([m_in, m_bw], axis=1).astype(float)
+    e_in, e_pad = (sq * mm).sum(1), (sq * (1 - mm)).sum(1)
+    c_in, c_pad = 256 * mm.sum(1), 256 * (1 - mm).sum(1)
+    check_area = float(np.max(np.abs(A.mean(0) - mad.sum(0))))
+    area = mad.sum(0)
+    area_b = C @ A / n
+    desc = summary.describe(area)
+    desc_b = _describe_boot(area_b)
+    table = H.units.copy()
+    table["area_mean_abs"] = area
+    top = summary.top_units(table, n=5)
+    top5 = [int(u) for u in top.index]
+    ranks_b = np.argsort(-area_b, axis=1, kind="stable")[:, :5]
+    stability = [float(np.mean(np.any(ranks_b == u, axis=1))) for u in top5]
+    rnd = random_units(512)
+
+    def curves(units: list[int]) -> dict[str, Any]:
+        a = absd[:, :, units]
+        s2 = d2[:, :, units]  # d was squared in place
+        return {
+            "units": units,
+            "mean_abs": mad[:, units],
+            "mean_abs_band": band(resampled_mean(C, a)),
+            "rms": rms[:, units],
+            "rms_band": band(np.sqrt(resampled_mean(C, s2))),
+        }
+
+    u1 = top5[0]
+    last = x[:, -1, u1]
+    numbers = {
+        "random_units": rnd,
+        "area_describe": {
+            k: {
+                "estimate": float(desc[k]),
+                "low": float(S.percentile_ci(desc_b[k])[0]),
+                "high": float(S.percentile_ci(desc_b[k])[1]),
+            }
+            for k in desc_b
+        },
+        "rms_ratio_input_over_padding": ratio(C, e_in, c_in, e_pad, c_pad),
+        "top5_units": top5,
+        "top5_areas": [float(area[u]) for u in top5],
+        "top5_in_top5_fraction": stability,
+        "share_top5pct": S.interval(S.share_of_top(area, 0.05), S.share_of_top(area_b, 0.05)),
+        "share_top10pct": S.interval(S.share_of_top(area, 0.10), S.share_of_top(area_b, 0.10)),
+        "most_dynamic_unit": {
+            "unit": u1,
+            "direction": "forward" if u1 < 256 else "backward",
+            "final_mean": S.interval(last.mean(), C @ last / n),
+            "final_std": float(last.std()),
+            "std_at_end_of_input": float(
+                np.std(x[np.arange(n), H.lengths - 1, u1]),
+            ),
+        },
+        "checks": {"area_per_string_vs_rnndyn": check_area},
+    }
+    ex_h = encoder_outputs(ex)
+    arrays = {
+        "area": area,
+        "random": curves(rnd),
+        "top": curves(top5),
+        "ensemble": x[:, :, u1].astype(np.float32),
+        "examples": np.asarray(ex_h.states, dtype=np.float32),
+        "example_lengths": ex_h.lengths,
+        "example_strings": list(ex.inputs) if ex.inputs is not None else None,
+    }
+    return {"numbers": numbers, "arrays": arrays}
+
+
+def _split(traj: rnndyn.Trajectories, n_main: int) -> tuple[rnndyn.Trajectories, rnndyn.Trajectories]:
+    """Validation strings and example strings, as views (no copy of the states)."""
+    inputs = list(traj.inputs) if traj.inputs is not None else None
+
+    def part(sl: slice) -> rnndyn.Trajectories:
+        return rnndyn.Trajectories(
+            traj.states[sl],
+            traj.lengths[sl],
+            traj.units,
+            None if inputs is None else inputs[sl],
+            masked=traj.masked,
+            order=traj.order,
+        )
+
+    return part(slice(0, n_main)), part(slice(n_main, None))
+
+
+def analyze(
+    traj: rnndyn.Trajectories,
+    *,
+    n_main: int,
+    seed: int = 0,
+    n_boot: int = 400,
+    states: tuple[str, ...] = ("h", "c"),
+    boot_states: tuple[str, ...] = ("h",),
+) -> dict:
+    """Every number and curve of the study for one captured network.
+
+    Parameters
+    ----------
+    traj : Trajectories
+        The encoder capture (states ``h`` and ``c``): ``n_main`` validation
+        strings followed by the example strings (``inputs`` set).
+    n_main : int
+        How many leading sequences are the validation strings.
+    seed, n_boot : int
+        Bootstrap resamples of the strings (one resample matrix for all numbers).
+    states : tuple of str
+        States analysed per direction.
+    boot_states : tuple of str
+        States whose MSD exponents and relaxation times get bootstrap
+        intervals (the RMS numbers always do).
+
+    Returns
+    -------
+    dict with ``numbers``, ``arrays``, ``units`` (DataFrame).
+    """
+    main, ex = _split(traj, n_main)
+    C = S.resample_counts(n_main, n_boot, seed)
+    nb = _notebook(main, ex, C)
+    numbers: dict[str, Any] = {"notebook": nb["numbers"], "groups": {}}
+    arrays: dict[str, Any] = {"notebook": nb["arrays"], "groups": {}}
+    tables = []
+    for state in states:
+        for direction in DIRECTIONS:
+            g = analyze_group(main, state, direction, C, state in boot_states)
+            numbers["groups"].setdefault(state, {})[direction] = g["numbers"]
+            arrays["groups"].setdefault(state, {})[direction] = g["arrays"]
+            tables.append(g["units"])
+    numbers["n_boot"] = n_boot
+    units = pd.concat(tables, ignore_index=True)
+    return {"numbers": numbers, "arrays": arrays, "units": units}

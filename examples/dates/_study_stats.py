@@ -1,0 +1,190 @@
+"""Vectorised bootstrap helpers of the date study (resampling strings).
+
+Every headline number of the study is a function of sums over strings, so
+one integer matrix ``C`` of shape ``(n_boot, n_strings)`` -- how often each
+string is drawn in each resample -- turns every resample into one matrix
+product ``C @ per_string_sums``; no Python loop over resamples or strings.
+
+The estimators here re-implement, in per-string form, what :mod:`rnndyn`
+computes on the whole set (pooled RMS, time-origin averaged MSD per region,
+the relaxation fit of :func:`rnndyn.physics.relaxation_time`); the study
+checks that the full-data values agree with the library's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "resample_counts",
+    "interval",
+    "percentile_ci",
+    "msd_sums",
+    "loglog_slope",
+    "relaxation_deviation",
+    "fit_log_linear",
+    "share_of_top",
+]
+
+LEVEL = 0.95
+
+
+def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """How often each of ``n`` strings is drawn in each resample, float ``(n_boot, n)``.
+
+    Examples
+    --------
+    >>> C = resample_counts(5, 3, seed=0)
+    >>> C.shape, C.sum(axis=1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    """
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    c = np.zeros((n_boot, n))
+    np.add.at(c, (np.arange(n_boot)[:, None], idx), 1.0)
+    return c
+
+
+def percentile_ci(boots: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Pointwise percentile interval over axis 0 (NaN resamples ignored)."""
+    q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+    with np.errstate(invalid="ignore"), _quiet():
+        lo, hi = np.nanpercentile(boots, q, axis=0)
+    return lo, hi
+
+
+def interval(estimate: Any, boots: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
+    """``{"estimate", "low", "high"}`` of a scalar statistic and its resamples."""
+    lo, hi = percentile_ci(np.asarray(boots, dtype=np.float64).reshape(len(boots), -1), level)
+    return {"estimate": float(estimate), "low": float(lo[0]), "high": float(hi[0])}
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc: Any) -> None:
+        self._w.__exit__(*exc)
+
+
+def msd_sums(x: np.ndarray, dmask: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-string numerators and pair counts of the time-origin averaged MSD.
+
+    Parameters
+    ----------
+    x : array (n, T, U), float
+        States of units that share one region mask (computed in float32:
+        enough for bootstrap intervals; the estimates come from rnndyn).
+    dmask : bool array (n, T - 1)
+        Deltas inside the region (one contiguous run per string).
+    max_lag : int
+
+    Returns
+    -------
+    num : (n, max_lag + 1, U) -- ``sum_t (x[t+m] - x[t])**2`` over pairs in the region
+    cnt : (n, max_lag + 1) -- number of such pairs
+
+    ``num.sum(0) / cnt.sum(0)[:, None]`` is :func:`rnndyn.metrics.msd` with
+    the same region.
+
+    Examples
+    --------
+    >>> x = np.arange(4.0).reshape(1, 4, 1)          # x = t
+    >>> num, cnt = msd_sums(x, np.ones((1, 3), bool), 2)
+    >>> (num[0, :, 0] / np.maximum(cnt[0], 1)).tolist()
+    [0.0, 1.0, 4.0]
+    """
+    n, T, U = x.shape
+    cs = np.zeros((n, T), dtype=np.int64)
+    np.cumsum(dmask, axis=1, out=cs[:, 1:])
+    xs = np.asarray(x, dtype=np.float32)
+    buf = np.empty((n, T, U), dtype=np.float32)
+    num = np.zeros((n, max_lag + 1, U))
+    cnt = np.zeros((n, max_lag + 1))
+    for m in range(1, max_lag + 1):
+        pm = ((cs[:, m:] - cs[:, :-m]) == m).astype(np.float32)  # (n, T - m)
+        dx = np.subtract(xs[:, m:], xs[:, :-m], out=buf[:, : T - m])
+        np.square(dx, out=dx)
+        num[:, m] = np.matmul(pm[:, None, :], dx)[:, 0]
+        cnt[:, m] = pm.sum(axis=1)
+    return num, cnt
+
+
+def loglog_slope(curve: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``ln curve`` vs ``ln lag`` along axis -2.
+
+    ``curve`` has shape ``(..., n_lags, U)``; NaN where any value is <= 0.
+    """
+    lx = np.log(np.asarray(lags, dtype=np.float64))
+    lx = lx - lx.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ly = np.log(np.where(curve > 0, curve, np.nan))
+    ly = ly - ly.mean(axis=-2, keepdims=True)
+    return (lx[:, None] * ly).sum(axis=-2) / (lx**2).sum()
+
+
+def relaxation_deviation(x: np.ndarray, lengths: np.ndarray, n_offsets: int) -> tuple[np.ndarray, np.ndarray]:
+    """``|h[L-1+k] - h[T-1]|`` per string, offset and unit (forward units, input order).
+
+    Returns ``dev`` of shape ``(n, n_offsets, U)`` (0 where the string has no
+    such step) and ``valid`` ``(n, n_offsets)``. Pooling ``dev`` over strings
+    and dividing by the count of valid strings gives
+    :func:`rnndyn.physics.relaxation_curve` with ``target="final"``.
+    """
+    n, T, _ = x.shape
+    k = np.arange(n_offsets)[None, :]
+    t = (lengths[:, None] - 1) + k
+    valid = t < T
+    g = np.take_along_axis(x, np.minimum(t, T - 1)[:, :, None], axis=1)
+    dev = np.abs(g - x[:, -1:, :]) * valid[:, :, None]
+    return dev, valid
+
+
+def fit_log_linear(curve: np.ndarray, use: np.ndarray, min_points: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """``tau`` and ``R^2`` of ``ln curve[k] = a - k / tau`` along axis -2.
+
+    ``curve`` is ``(..., K, U)``, ``use`` a bool mask broadcastable to it
+    (points in the fit window). The window is cut at the first point where
+    the curve is 0, as in :func:`rnndyn.physics.relaxation_time`.
+    """
+    K = curve.shape[-2]
+    k = np.arange(K, dtype=np.float64)[:, None]
+    use = np.broadcast_to(use, curve.shape) & np.isfinite(curve)
+    arrived = np.cumsum(use & (curve == 0), axis=-2) > 0
+    use = use & ~arrived
+    w = use.astype(np.float64)
+    npts = w.sum(axis=-2)
+    nn = np.maximum(npts, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(np.where(use, curve, 1.0))
+        km = (w * k).sum(axis=-2) / nn
+        ym = (w * y).sum(axis=-2) / nn
+        dk = k - km[..., None, :]
+        dy = y - ym[..., None, :]
+        sxx = (w * dk * dk).sum(axis=-2)
+        slope = (w * dk * dy).sum(axis=-2) / np.where(sxx > 0, sxx, 1.0)
+        ss_tot = (w * dy * dy).sum(axis=-2)
+        ss_res = (w * (dy - slope[..., None, :] * dk) ** 2).sum(axis=-2)
+        ok = npts >= min_points
+        r2 = np.where(ok & (ss_tot > 0), 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
+        tau = np.where(ok, np.where(slope == 0, np.inf, -1.0 / slope), np.nan)
+    return tau, r2
+
+
+def share_of_top(area: np.ndarray, fraction: float) -> np.ndarray:
+    """Share of the total area held by the ``ceil(fraction * U)`` largest units, along axis -1.
+
+    Examples
+    --------
+    >>> float(share_of_top(np.array([1.0, 1.0, 2.0, 4.0]), 0.25))
+    0.5
+    """
+    U = area.shape[-1]
+    k = max(1, int(np.ceil(fraction * U)))
+    top = -np.partition(-area, k - 1, axis=-1)[..., :k]
+    return top.sum(axis=-1) / area.sum(axis=-1)

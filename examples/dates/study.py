@@ -1,0 +1,364 @@
+"""The date-translation study: the founding notebook, reproduced and extended.
+
+Usage (from the repository root)::
+
+    python -m examples.dates                       # both frameworks, 1,000 strings
+    python -m examples.dates --framework torch --n 200 --out /tmp/dates-report
+    python -m examples.dates --train               # retrain instead of the shipped weights
+
+Pipeline: generate the held-out validation strings (``data.VAL_SEED``, the
+training helper's validation set), load each trained translator (or train
+it), capture its encoder (``layer="encoder"``, states ``h`` and ``c``) with
+:func:`rnndyn.capture`, capture an untrained twin of the same architecture
+(the null model), measure everything (:mod:`examples.dates._study_analysis`)
+and write one self-contained report folder (``index.html``, PNGs, CSVs,
+``summary.json``) with :class:`rnndyn.report.Report`, atomically: a failed
+run leaves nothing behind.
+
+Bad input (``--n`` out of range, an unknown framework, an unwritable or
+unsuitable ``--out``, missing or corrupted weights) ends with one line on
+stderr and a non-zero exit status (2 for usage errors, 1 otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import data as D
+from . import models as M
+
+__all__ = ["StudyError", "run_study", "main", "NOTEBOOK", "N_MAX"]
+
+#: Largest ``--n`` (strings captured per framework).
+N_MAX = 10_000
+#: Bootstrap resamples of the strings.
+N_BOOT = 400
+
+#: What the founding notebook reported (seed/STUDY.md).
+NOTEBOOK: dict[str, Any] = {
+    "lengths": {
+        "count": 1000, "mean": 13.6, "std": 5.2, "min": 6, "50%": 12, "75%": 15,
+        "90%": 21, "95%": 24, "99%": 32, "max": 41,
+    },
+    "area": {
+        "count": 512, "mean": 1.3, "std": 0.8, "min": 0.2, "50%": 1.1, "75%": 1.8,
+        "90%": 2.5, "95%": 2.8, "99%": 3.7, "max": 5.4,
+    },
+    "random_units": [405, 496, 432, 47, 121],
+    "top5_units": [309, 436, 346, 214, 50],
+    "examples": {
+        "February 16th, 2019": "2019-02-16",
+        "Jan 1 1990": "1990-01-01",
+        "02-03-1998": "1998-03-02",
+        "March the 12th, 2012": "2012-03-03",
+    },
+    "capture": {"strings": 1000, "seconds": 59.0, "strings_per_s": 17.0, "how": "one string at a time, GPU"},
+    "val_loss": 0.01,
+    "heatmap_string": "February 16th, 2019",
+}  # fmt: skip
+
+
+class StudyError(ValueError):
+    """A usage error of the study (bad argument); ``main`` exits with status 2."""
+
+
+class _Stages:
+    """Wall time per stage, and progress lines on stderr."""
+
+    def __init__(self, progress: bool) -> None:
+        self.progress = progress
+        self.t0 = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.progress:
+            print(f"[dates study] {name} ...", file=sys.stderr, flush=True)
+        t = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.seconds[name] = round(time.perf_counter() - t, 2)
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.t0, 2)
+
+
+def _frameworks(framework: str) -> tuple[str, ...]:
+    if framework == "both":
+        return ("keras", "torch")
+    if framework in ("keras", "torch"):
+        return (framework,)
+    raise StudyError(f"--framework must be keras, torch or both; got {framework!r}")
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= N_MAX:
+        raise StudyError(f"--n must be an integer from 1 to {N_MAX}; got {n!r}")
+    return n
+
+
+def _check_out(out: Any) -> Path:
+    """Refuse an --out that cannot be written or that is not ours to replace."""
+    p = Path(out)
+    if p.exists():
+        if not p.is_dir():
+            raise StudyError(f"--out {p} exists and is not a folder; pick a new folder name")
+        if any(p.iterdir()) and not (p / "summary.json").is_file():
+            raise StudyError(
+                f"--out {p} is a non-empty folder that is not a study report; the report replaces "
+                "its folder, so pick a new folder name"
+            )
+    anc = p.parent if str(p.parent) else Path(".")
+    while not anc.exists() and anc != anc.parent:
+        anc = anc.parent
+    if not anc.is_dir():
+        raise StudyError(f"cannot create --out {p}: {anc} is not a folder")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise StudyError(f"cannot write --out {p}: no write permission in {anc}")
+    return p
+
+
+def _train(frameworks: tuple[str, ...], seed: int, stages: _Stages) -> Path:
+    from . import train
+
+    tmp = Path(tempfile.mkdtemp(prefix="rnndyn-dates-weights-"))
+    fw = frameworks[0] if len(frameworks) == 1 else "both"
+    code = stages.run("train", train.main, ["--framework", fw, "--out", str(tmp), "--seed", str(seed)])
+    if code:
+        raise M.WeightsError(f"training failed (exit status {code})")
+    return tmp
+
+
+def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, stages) -> dict:
+    from . import _study_capture as K
+    from ._study_analysis import analyze
+
+    strings = [r.human for r in records] + [s for s, _ in examples]
+    targets = [r.iso for r in records] + [t for _, t in examples]
+    n = len(records)
+    model = stages.run(f"{fw}: load", K.load, fw, weights_dir)
+    traj, secs = stages.run(
+        f"{fw}: capture", K.capture_encoder, fw, model, strings, states=("h", "c"), progress=progress
+    )
+    acc, outs = stages.run(f"{fw}: translate", K.accuracy, model, strings[:n], targets[:n])
+    ex_out = K.accuracy(model, strings[n:], targets[n:])[1]
+    trained = stages.run(f"{fw}: analysis", analyze, traj, n_main=n, seed=seed, n_boot=n_boot)
+    units = (traj.n_units, traj.n_steps)
+    del traj
+    gc.collect()
+    null = K.untrained(fw, model.input_vocab, model.output_vocab, seed)
+    ntraj, nsecs = stages.run(
+        f"{fw}: capture untrained", K.capture_encoder, fw, null, strings, states=("h",), progress=progress
+    )
+    untrained = stages.run(
+        f"{fw}: analysis untrained", analyze, ntraj, n_main=n, seed=seed, n_boot=n_boot, states=("h",)
+    )
+    del ntraj, null, model
+    gc.collect()
+    return {
+        "accuracy": acc,
+        "outputs": outs,
+        "examples": [
+            {"input": s, "target": t, "output": o, "correct": o == t}
+            for (s, t), o in zip(examples, ex_out, strict=True)
+        ],
+        "capture": {
+            "seconds": round(secs, 2),
+            "strings_per_s": round(len(strings) / secs, 1) if secs > 0 else None,
+            "strings": len(strings),
+            "units": units[0],
+            "steps": units[1],
+            "untrained_seconds": round(nsecs, 2),
+        },
+        "trained": trained,
+        "untrained": untrained,
+    }
+
+
+def run_study(
+    *,
+    framework: str = "both",
+    n: int = 1000,
+    out: str | os.PathLike[str] = "dates-report",
+    train: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    weights: str | os.PathLike[str] | None = None,
+    n_boot: int = N_BOOT,
+) -> Path:
+    """Run the whole study and write the report folder.
+
+    Parameters
+    ----------
+    framework : {"both", "keras", "torch"}
+    n : int
+        Validation strings captured per framework (1 .. 10,000): the first
+        ``n`` of the held-out set (``data.generate(n, data.VAL_SEED)``).
+    out : path
+        The report folder (replaced if it holds an earlier report).
+    train : bool
+        Retrain the models with :mod:`examples.dates.train` (into a temporary
+        folder, deleted afterwards) instead of loading the shipped weights.
+    seed : int
+        Seeds the bootstrap, the untrained null model and ``--train``.
+    progress : bool
+        Progress lines and capture progress bars on stderr.
+    weights : path, optional
+        A weights folder other than the shipped ``examples/dates/weights``.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    pathlib.Path
+        The report folder.
+
+    Raises
+    ------
+    StudyError
+        A bad argument (nothing was written).
+    examples.dates.models.WeightsError
+        Missing or unreadable weights (nothing was written).
+
+    Examples
+    --------
+    >>> from examples.dates.study import run_study
+    >>> run_study(n=0)
+    Traceback (most recent call last):
+    ...
+    examples.dates.study.StudyError: --n must be an integer from 1 to 10000; got 0
+    """
+    frameworks = _frameworks(framework)
+    n = _check_n(n)
+    out = _check_out(out)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise StudyError(f"--seed must be a non-negative integer; got {seed!r}")
+    stages = _Stages(progress)
+    tmp_weights = None
+    try:
+        if train:
+            tmp_weights = weights_dir = _train(frameworks, seed, stages)
+        else:
+            weights_dir = Path(weights) if weights is not None else M.DEFAULT_WEIGHTS_DIR
+        from . import _study_capture as K
+
+        K.check_weights(weights_dir, frameworks)
+        records = stages.run("data", D.generate_records, n, D.VAL_SEED)
+        from .train import STUDY_EXAMPLES
+
+        results = {
+            fw: _one_framework(fw, weights_dir, records, STUDY_EXAMPLES, seed, n_boot, progress, stages)
+            for fw in frameworks
+        }
+        metrics_file = weights_dir / M.METRICS_FILE
+        try:
+            shipped = json.loads(metrics_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            shipped = {}
+    finally:
+        if tmp_weights is not None:
+            shutil.rmtree(tmp_weights, ignore_errors=True)
+    from ._study_report import build_report
+
+    settings = {
+        "frameworks": list(frameworks),
+        "n": n,
+        "seed": seed,
+        "n_boot": n_boot,
+        "weights": "retrained (--train)" if train else str(weights_dir),
+        "val_seed": D.VAL_SEED,
+        "null_model_seed": seed,
+    }
+    report = stages.run("figures and tables", build_report, results, records, settings, shipped)
+    stages.seconds["total_before_write"] = stages.total()
+    report.numbers["timing"] = dict(stages.seconds)
+    path = report.write(out)
+    if progress:
+        print(f"[dates study] report written to {path} in {stages.total():.0f} s", file=sys.stderr)
+    return path
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _int_in_range(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {N_MAX}; got {text!r}") from None
+    if not 1 <= v <= N_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {N_MAX}; got {v}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text!r}")
+    return v
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m examples.dates [--framework F] [--n N] [--out DIR] [--train] [--seed S]``."""
+    p = _Parser(
+        prog="python -m examples.dates",
+        description="Reproduce and extend the founding RNN-dynamics study on the date translators.",
+    )
+    p.add_argument("--framework", choices=["keras", "torch", "both"], default="both")
+    p.add_argument("--n", type=_int_in_range, default=1000, help=f"validation strings, 1..{N_MAX} (1000)")
+    p.add_argument("--out", default="dates-report", help="report folder (dates-report)")
+    p.add_argument("--train", action="store_true", help="retrain the models instead of the shipped weights")
+    p.add_argument("--seed", type=_seed, default=0, help="bootstrap, null-model and training seed (0)")
+    p.add_argument("--weights", default=None, help="weights folder (default: the shipped one)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    args = p.parse_args(argv)
+    from rnndyn.errors import RnndynError
+
+    try:
+        run_study(
+            framework=args.framework,
+            n=args.n,
+            out=args.out,
+            train=args.train,
+            seed=args.seed,
+            progress=not args.quiet,
+            weights=args.weights,
+        )
+    except StudyError as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except M.WeightsError as e:
+        print(f"{p.prog}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except (RnndynError, OSError) as e:
+        print(f"{p.prog}: error: {_one_line(e)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{p.prog}: interrupted; no report written", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _one_line(e: BaseException, limit: int = 400) -> str:
+    text = " ".join(str(e).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
