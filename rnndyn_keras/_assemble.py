@@ -87,47 +87,57 @@ def check_mask(mask: np.ndarray, name: str) -> np.ndarray:
     return lengths
 
 
+def _inits(target: Target, raw: Raw) -> list[list[np.ndarray] | None]:
+    if raw.init is None:
+        return [None] * len(target.parts)
+    half = len(raw.init) // len(target.parts)
+    return [raw.init[k * half : (k + 1) * half] for k in range(len(target.parts))]
+
+
 def layer_states(
-    target: Target, raw: Raw, want: list[str], weights: list[dict[str, Any]] | None, work: dict
-) -> dict:
-    """``{direction: {state: array (batch, n_steps, units)}}`` in input order."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    inits = [None] * len(target.parts)
-    if raw.init is not None:
-        half = len(raw.init) // len(target.parts)
-        inits = [raw.init[k * half : (k + 1) * half] for k in range(len(target.parts))]
+    target: Target,
+    raw: Raw,
+    dest: dict[tuple[str, str], np.ndarray],
+    weights: list[dict[str, Any]] | None,
+    work: dict,
+) -> None:
+    """Fill ``dest[(direction, state)]`` (arrays (batch, n_steps, units), input order)."""
     for k, ((direction, sub), kind) in enumerate(zip(target.parts, target.kinds, strict=True)):
         rev = bool(sub.go_backwards)
+
+        def flip(a: np.ndarray, rev: bool = rev) -> np.ndarray:
+            return a[:, ::-1] if rev else a
+
+        # everything below runs in the direction's processing order
+        out = {s: flip(v) for (d, s), v in dest.items() if d == direction}
         h = np.asarray(raw.h[direction], dtype=np.float32)
-        valid = None if raw.mask is None else (raw.mask[:, ::-1] if rev else raw.mask)
-        init = inits[k]
+        valid = None if raw.mask is None else flip(raw.mask)
+        init = _inits(target, raw)[k]
         zeros = np.zeros((h.shape[0], h.shape[2]), np.float32)
         h0 = zeros if (init is None or kind == "RNN") else np.asarray(init[0], np.float32)
         h = _gates.hold_masked(h, valid, h0)
-        states: dict[str, np.ndarray] = {"h": h}
-        extra = [s for s in want if s != "h"]
-        if extra:
-            w = weights[k]  # type: ignore[index]
-            x = np.asarray(raw.x, dtype=np.float32)
-            x = x[:, ::-1] if rev else x
-            common = dict(
-                h0=h0,
-                valid=valid,
-                kernel=w["kernel"],
-                recurrent_kernel=w["recurrent_kernel"],
-                bias=w["bias"],
-                activation=w["activation"],
-                recurrent_activation=w["recurrent_activation"],
-                want=extra,
-                work=work.setdefault((target.name, direction), {}),
-            )
-            if kind == "LSTM":
-                c0 = zeros if init is None else np.asarray(init[1], np.float32)
-                states.update(_gates.lstm_states(x, h, c0=c0, **common))
-            else:
-                states.update(_gates.gru_states(x, h, reset_after=w["reset_after"], **common))
-        out[direction] = {s: (v[:, ::-1] if rev else v) for s, v in states.items() if s in want}
-    return out
+        if "h" in out:
+            out.pop("h")[...] = h
+        if not out:
+            continue
+        w = weights[k]  # type: ignore[index]
+        common = dict(
+            h0=h0,
+            valid=valid,
+            kernel=w["kernel"],
+            recurrent_kernel=w["recurrent_kernel"],
+            bias=w["bias"],
+            activation=w["activation"],
+            recurrent_activation=w["recurrent_activation"],
+            out=out,
+            work=work.setdefault((target.name, direction), {}),
+        )
+        x = flip(np.asarray(raw.x, dtype=np.float32))
+        if kind == "LSTM":
+            c0 = zeros if init is None else np.asarray(init[1], np.float32)
+            _gates.lstm_states(x, h, c0=c0, **common)
+        else:
+            _gates.gru_states(x, h, reset_after=w["reset_after"], **common)
 
 
 def assemble(
@@ -138,11 +148,11 @@ def assemble(
     batch: Batch,
     work: dict,
 ) -> Trajectories:
-    results: dict[str, dict] = {}
+    """One batch's Trajectories: every target's units, in order, float32."""
     lengths: np.ndarray | None = None
     masked: dict[str, bool] = {}
     steps: dict[str, int] = {}
-    for name, (target, want) in plan.items():
+    for name in plan:
         raw = raws[name]
         steps[name] = int(next(iter(raw.h.values())).shape[1])
         masked[name] = raw.mask is not None
@@ -154,7 +164,6 @@ def assemble(
                     "it; capture these layers in separate calls."
                 )
             lengths = ln
-        results[name] = layer_states(target, raw, want, weights.get(name), work)
     if len(set(steps.values())) > 1:
         raise RnndynError(
             f"layer: the layers asked for run over different numbers of steps {steps}; capture "
@@ -165,7 +174,6 @@ def assemble(
             f"layer: some layers asked for see a Keras mask and some do not ({masked}); capture "
             "them in separate calls (masked and unmasked recurrences differ in their padding)."
         )
-    is_masked = any(masked.values())
     if batch.lengths is not None:
         given = np.asarray(batch.lengths, dtype=np.int64)
         if lengths is not None and not np.array_equal(given, lengths):
@@ -176,20 +184,33 @@ def assemble(
                 "lengths from the mask, or fix the lengths (or the padding) so they agree."
             )
         lengths = given
-    blocks = [
-        (name, state, direction, results[name][direction][state])
-        for name, state in targets
-        for direction in plan[name][0].directions
-    ]
-    n_seq, n_steps = blocks[0][3].shape[:2]
-    states = np.empty((n_seq, n_steps, sum(b[3].shape[2] for b in blocks)), np.float32)
-    start, rows = 0, []
-    for name, state, direction, arr in blocks:
-        n = arr.shape[2]
-        states[:, :, start : start + n] = arr
+    # lay the units out first, then let every layer write straight into its columns
+    columns: list[tuple[str, str, str, int]] = []
+    for name, state in targets:
+        target = plan[name][0]
+        for direction, _ in target.parts:
+            columns.append((name, state, direction, int(raws[name].h[direction].shape[2])))
+    first = next(iter(raws[columns[0][0]].h.values()))
+    states = np.empty((first.shape[0], first.shape[1], sum(c[3] for c in columns)), np.float32)
+    dest: dict[str, dict[tuple[str, str], np.ndarray]] = {name: {} for name in plan}
+    copies, start = [], 0
+    for name, state, direction, n in columns:
+        view = states[:, :, start : start + n]
+        if (direction, state) in dest[name]:  # asked for twice: computed once, copied
+            copies.append((view, dest[name][(direction, state)]))
+        else:
+            dest[name][(direction, state)] = view
         start += n
-        rows.append(
-            pd.DataFrame({"layer": name, "state": state, "direction": direction, "index": np.arange(n)})
-        )
-    units = pd.concat(rows, ignore_index=True)
-    return Trajectories(states, lengths=lengths, units=units, masked=is_masked)
+    for name, (target, _) in plan.items():
+        layer_states(target, raws[name], dest[name], weights.get(name), work)
+    for view, source in copies:
+        view[...] = source
+    units = pd.DataFrame(
+        {
+            "layer": [c[0] for c in columns for _ in range(c[3])],
+            "state": [c[1] for c in columns for _ in range(c[3])],
+            "direction": [c[2] for c in columns for _ in range(c[3])],
+            "index": np.concatenate([np.arange(c[3]) for c in columns]),
+        }
+    )
+    return Trajectories(states, lengths=lengths, units=units, masked=any(masked.values()))

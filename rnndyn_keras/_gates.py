@@ -18,8 +18,7 @@ a gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special
@@ -121,19 +120,18 @@ def hold_masked(values: np.ndarray, valid: np.ndarray | None, init: np.ndarray |
     return out
 
 
-def _previous(h: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """``h_{t-1}`` for every step: ``h0`` then ``h[:, :-1]``."""
-    return np.concatenate([np.asarray(h0, h.dtype)[:, None], h[:, :-1]], axis=1)
+#: bytes of gate pre-activations per chunk of sequences: large enough for an
+#: efficient matrix product (OpenBLAS slows down on small ones), small enough to
+#: bound the scratch memory (measured on a 2-core CPU: 16-64 MB all alike)
+CHUNK_BYTES = 1 << 25
 
 
-def _project(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``x @ w`` over every (sequence, step) at once, as one matrix product."""
-    b, t, d = x.shape
-    return (np.ascontiguousarray(x).reshape(b * t, d) @ w).reshape(b, t, w.shape[1])
+def _chunk_size(n_steps: int, width: int) -> int:
+    return max(1, CHUNK_BYTES // max(1, 4 * n_steps * width))
 
 
 def _scratch(work: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 buffer kept in ``work`` between batches (fresh pages are slow to fault in)."""
+    """A float32 buffer kept in ``work`` from batch to batch (fresh pages are slow)."""
     if work is None:
         return np.empty(shape, np.float32)
     buf = work.get(key)
@@ -142,35 +140,21 @@ def _scratch(work: dict[str, np.ndarray] | None, key: str, shape: tuple[int, ...
     return buf
 
 
-def _preactivations(
-    x: np.ndarray,
-    h: np.ndarray,
-    h0: np.ndarray,
-    kernel: np.ndarray,
-    recurrent_kernel: np.ndarray,
-    bias: np.ndarray | None,
-    blocks: list[int],
-    work: dict[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """``[x_t, h_{t-1}] @ [kernel; recurrent_kernel] + bias`` for every step and gate.
+def _gate_major(w: np.ndarray, blocks: list[int], units: int) -> np.ndarray:
+    """Columns blocks of ``w`` stacked: ``(len(blocks), rows, units)`` float32."""
+    return np.stack([w[..., k * units : (k + 1) * units] for k in blocks]).astype(np.float32)
 
-    One batched matrix product over the gate blocks ``blocks`` (indices of
-    ``units``-wide column blocks); returns float32 of shape
-    ``(len(blocks), batch, n_steps, units)``, each gate contiguous.
-    """
-    b, t, d = x.shape
-    u = h.shape[2]
-    xh = _scratch(work, "xh", (b, t, d + u))
-    xh[:, :, :d] = x
-    xh[:, 0, d:] = h0
-    xh[:, 1:, d:] = h[:, :-1]
-    w = np.concatenate([kernel, recurrent_kernel], axis=0).astype(np.float32, copy=False)
-    w = np.stack([w[:, k * u : (k + 1) * u] for k in blocks])  # (gates, d + u, u)
-    pre = np.matmul(xh.reshape(1, b * t, d + u), w, out=_scratch(work, "pre", (len(blocks), b * t, u)))
-    if bias is not None:
-        bias = np.asarray(bias, np.float32)
-        pre += np.stack([bias[k * u : (k + 1) * u] for k in blocks])[:, None, :]
-    return pre.reshape(len(blocks), b, t, u)
+
+def _with_previous(
+    x: np.ndarray, h: np.ndarray, h0: np.ndarray, b0: int, b1: int, buf: np.ndarray
+) -> np.ndarray:
+    """``[x_t, h_{t-1}]`` of sequences ``b0:b1``, shape ``(b1 - b0, n_steps, in + units)``."""
+    d = x.shape[2]
+    xh = buf[: b1 - b0]
+    xh[:, :, :d] = x[b0:b1]
+    xh[:, 0, d:] = h0[b0:b1]
+    xh[:, 1:, d:] = h[b0:b1, :-1]
+    return xh
 
 
 def lstm_states(
@@ -185,10 +169,14 @@ def lstm_states(
     bias: np.ndarray | None,
     activation: Activation,
     recurrent_activation: Activation,
-    want: Iterable[str],
+    out: dict[str, np.ndarray],
     work: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """Cell state and gates of a Keras LSTM from its inputs and outputs.
+) -> None:
+    """Write the cell state and gates of a Keras LSTM into ``out``.
+
+    For every chunk of sequences, one matrix product gives every gate
+    pre-activation of every step: ``[x_t, h_{t-1}] @ [kernel; recurrent_kernel]
+    + bias``; the cell state follows as ``c_t = f_t c_{t-1} + i_t g_t``.
 
     Parameters
     ----------
@@ -199,60 +187,62 @@ def lstm_states(
     h0, c0 : arrays of shape (batch, units)
         Initial states.
     valid : bool array of shape (batch, n_steps) or None
-        Steps the recurrence read.
+        Steps the recurrence read (processing order); ``None``: all.
     kernel, recurrent_kernel, bias
         The cell's weights, gate blocks in Keras order ``i, f, c, o``.
     activation, recurrent_activation : callables on arrays (may work in place)
-    want : iterable of {"c", "i", "f", "g", "o"}
+    out : dict
+        State (``"c"``, ``"i"``, ``"f"``, ``"g"``, ``"o"``) -> array of shape
+        (batch, n_steps, units) to fill, processing order (views welcome).
     work : dict, optional
-        Scratch buffers reused from batch to batch; the results then live in
-        them until the next call with the same ``work``.
-
-    Returns
-    -------
-    dict
-        State name -> float32 array of shape (batch, n_steps, units), processing
-        order.
+        Scratch buffers reused from call to call.
 
     Examples
     --------
-    >>> u = 2; w = np.zeros((1, 4 * u)); x = np.ones((1, 3, 1)); h = np.zeros((1, 3, u))
-    >>> out = lstm_states(x, h, h0=np.zeros((1, u)), c0=np.zeros((1, u)), valid=None,
-    ...     kernel=w, recurrent_kernel=np.zeros((u, 4 * u)), bias=None, activation=np.tanh,
-    ...     recurrent_activation=lambda a: a * 0 + 0.5, want=["f", "c"])
+    >>> u = 2; out = {"f": np.empty((1, 3, u)), "c": np.empty((1, 3, u))}
+    >>> lstm_states(np.ones((1, 3, 1)), np.zeros((1, 3, u)), h0=np.zeros((1, u)),
+    ...     c0=np.ones((1, u)), valid=None, kernel=np.zeros((1, 4 * u)),
+    ...     recurrent_kernel=np.zeros((u, 4 * u)), bias=None, activation=np.tanh,
+    ...     recurrent_activation=lambda a: a * 0 + 0.5, out=out)
     >>> out["f"][0, :, 0].tolist(), out["c"][0, :, 0].tolist()
-    ([0.5, 0.5, 0.5], [0.0, 0.0, 0.0])
+    ([0.5, 0.5, 0.5], [0.5, 0.25, 0.125])
     """
-    want = [w for w in want if w != "h"]
     blocks = {"i": 0, "f": 1, "g": 2, "o": 3}
-    need = {w for w in want if w in blocks}
-    if "c" in want:
-        need |= {"i", "f", "g"}
+    need = {g for g in out if g in blocks} | ({"i", "f", "g"} if "c" in out else set())
     order = [g for g in blocks if g in need]
     if not order:
-        return {}
-    pre = _preactivations(x, h, h0, kernel, recurrent_kernel, bias, [blocks[g] for g in order], work)
-    gates: dict[str, np.ndarray] = {}
-    for k, g in enumerate(order):
-        fn = activation if g == "g" else recurrent_activation
-        gates[g] = np.asarray(fn(pre[k]), dtype=np.float32)
-    out: dict[str, np.ndarray] = {}
-    if "c" in want:
-        c = _scratch(work, "c", h.shape)
-        prev = np.asarray(c0, np.float32)
-        i, f, g = gates["i"], gates["f"], gates["g"]
-        for t in range(c.shape[1]):
-            new = c[:, t]
-            np.multiply(f[:, t], prev, out=new)
-            new += i[:, t] * g[:, t]
-            if valid is not None:
-                np.copyto(new, prev, where=~valid[:, t, None])
-            prev = new
-        out["c"] = c
-    for g in order:
-        if g in want:
-            out[g] = hold_masked(gates[g], valid, None)
-    return out
+        return
+    n, steps, d = x.shape
+    u = h.shape[2]
+    w = _gate_major(np.concatenate([kernel, recurrent_kernel], axis=0), [blocks[g] for g in order], u)
+    b = None if bias is None else _gate_major(np.asarray(bias), [blocks[g] for g in order], u)[:, None]
+    size = _chunk_size(steps, len(order) * u)
+    xh_buf = _scratch(work, "xh", (size, steps, d + u))
+    c0 = np.asarray(c0, np.float32)
+    for b0 in range(0, n, size):
+        b1 = min(n, b0 + size)
+        m = (b1 - b0) * steps
+        xh = _with_previous(x, h, h0, b0, b1, xh_buf).reshape(1, m, d + u)
+        pre = np.matmul(xh, w, out=_scratch(work, f"pre{m}", (len(order), m, u)))
+        if b is not None:
+            pre += b
+        ok = None if valid is None else valid[b0:b1]
+        gates = {}
+        for k, g in enumerate(order):
+            fn = activation if g == "g" else recurrent_activation
+            gates[g] = np.asarray(fn(pre[k]), np.float32).reshape(b1 - b0, steps, u)
+        if "c" in out:
+            c, prev = out["c"][b0:b1], c0[b0:b1]
+            i, f, g = gates["i"], gates["f"], gates["g"]
+            for t in range(steps):
+                np.multiply(f[:, t], prev, out=c[:, t])
+                c[:, t] += i[:, t] * g[:, t]
+                if ok is not None:
+                    np.copyto(c[:, t], prev, where=~ok[:, t, None])
+                prev = c[:, t]
+        for g in order:
+            if g in out:
+                out[g][b0:b1] = hold_masked(gates[g], ok, None)
 
 
 def gru_states(
@@ -267,46 +257,57 @@ def gru_states(
     reset_after: bool,
     activation: Activation,
     recurrent_activation: Activation,
-    want: Iterable[str],
+    out: dict[str, np.ndarray],
     work: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """Gates of a Keras GRU (``r``, ``z``, ``n``) from its inputs and outputs.
+) -> None:
+    """Write the gates of a Keras GRU (``r``, ``z``, ``n``) into ``out``.
 
     Follows ``keras.layers.GRUCell``: ``h_t = z h_{t-1} + (1 - z) n``, with
     ``n = act(x W_h + b_h + r * (h_{t-1} U_h + b'_h))`` when ``reset_after``
     (bias of shape ``(2, 3 units)``: input and recurrent rows), else
     ``n = act(x W_h + b_h + (r * h_{t-1}) U_h)``. Arguments as for
-    :func:`lstm_states`; ``want`` among ``{"r", "z", "n"}``.
+    :func:`lstm_states`; ``out`` keys among ``{"r", "z", "n"}``.
     """
-    want = [w for w in want if w != "h"]
-    if not want:
-        return {}
+    if not out:
+        return
+    n, steps, d = x.shape
     u = h.shape[2]
     b_in = b_rec = None
     if bias is not None:
         bias = np.asarray(bias, np.float32)
         b_in, b_rec = (bias[0], bias[1]) if reset_after else (bias, None)
-    kernel = np.asarray(kernel, np.float32)
-    rk = np.asarray(recurrent_kernel, np.float32)
-    both = None
+    w_zr = _gate_major(np.concatenate([kernel, recurrent_kernel], axis=0), [0, 1], u)
+    b_zr = None
     if b_in is not None:
-        both = b_in[: 2 * u] + (0 if b_rec is None else b_rec[: 2 * u])
-    pre = _preactivations(x, h, h0, kernel[:, : 2 * u], rk[:, : 2 * u], both, [0, 1], work)
-    z = np.asarray(recurrent_activation(pre[0]), np.float32)
-    r = np.asarray(recurrent_activation(pre[1]), np.float32)
-    out: dict[str, Any] = {"z": z, "r": r}
-    if "n" in want:
-        xh = _project(np.asarray(x, np.float32), kernel[:, 2 * u :])
-        if b_in is not None:
-            xh += b_in[2 * u :]
-        hp = _previous(h, h0)
-        if reset_after:
-            rec = _project(hp, rk[:, 2 * u :])
-            if b_rec is not None:
-                rec += b_rec[2 * u :]
-            rec *= r
-        else:
-            rec = _project(r * hp, rk[:, 2 * u :])
-        xh += rec
-        out["n"] = np.asarray(activation(xh), np.float32)
-    return {k: hold_masked(out[k], valid, None) for k in want}
+        b_zr = _gate_major(b_in + (0 if b_rec is None else b_rec), [0, 1], u)[:, None]
+    k_n = np.asarray(kernel, np.float32)[:, 2 * u :]
+    r_n = np.asarray(recurrent_kernel, np.float32)[:, 2 * u :]
+    size = _chunk_size(steps, 3 * u)
+    xh_buf = _scratch(work, "xh", (size, steps, d + u))
+    for b0 in range(0, n, size):
+        b1 = min(n, b0 + size)
+        m = (b1 - b0) * steps
+        xh = _with_previous(x, h, h0, b0, b1, xh_buf).reshape(1, m, d + u)
+        pre = np.matmul(xh, w_zr, out=_scratch(work, f"pre{m}", (2, m, u)))
+        if b_zr is not None:
+            pre += b_zr
+        z = np.asarray(recurrent_activation(pre[0]), np.float32)
+        r = np.asarray(recurrent_activation(pre[1]), np.float32)
+        got = {"z": z, "r": r}
+        if "n" in out:
+            cand = xh[0, :, :d] @ k_n
+            if b_in is not None:
+                cand += b_in[2 * u :]
+            hp = xh[0, :, d:]
+            if reset_after:
+                rec = hp @ r_n
+                if b_rec is not None:
+                    rec += b_rec[2 * u :]
+                rec *= r
+            else:
+                rec = (r * hp) @ r_n
+            cand += rec
+            got["n"] = np.asarray(activation(cand), np.float32)
+        ok = None if valid is None else valid[b0:b1]
+        for k in out:
+            out[k][b0:b1] = hold_masked(got[k].reshape(b1 - b0, steps, u), ok, None)

@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
 from rnndyn.adapter import Batch  # noqa: E402
-from rnndyn_keras import KerasAdapter  # noqa: E402
+from rnndyn_keras import KerasAdapter, _gates  # noqa: E402
 
 ATOL = 1e-5
 T = 7
@@ -113,7 +113,9 @@ def build_stack(masked):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_functional_stack_matches_references(masked):
+def test_functional_stack_matches_references(masked, monkeypatch):
+    if masked:  # gates one sequence at a time (the chunked path), else all at once
+        monkeypatch.setattr(_gates, "CHUNK_BYTES", 1)
     model, inp, emb, seq = build_stack(masked)
     x = int_data(padded=True)
     mask = x != 0 if masked else None
@@ -175,7 +177,9 @@ def _reference(sub, x, mask, backwards):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_bidirectional_each_direction_before_the_merge(masked):
+def test_bidirectional_each_direction_before_the_merge(masked, monkeypatch):
+    if masked:
+        monkeypatch.setattr(_gates, "CHUNK_BYTES", 4 * T * 3 * 5 * 2)  # chunks of 2 sequences
     model, inp, emb = build_bidirectional(masked)
     x = int_data(seed=3)
     mask = x != 0 if masked else None
