@@ -22,11 +22,13 @@ Run: ``python benchmarks/capture_keras.py`` (about 2 min on a 2-core CPU).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes
 
 import numpy as np  # noqa: E402
 
