@@ -1,11 +1,15 @@
-"""Array backends, blocked reductions over sequences, and the FFT kernels.
+"""Array backends, blocked reductions over sequences, and the block kernels.
 
 Every averaged metric is ``sum over sequences of a per-sequence numerator``
 divided by an exact integer pair count (from :mod:`rnndyn._regions`). This
-module computes the numerators: it walks over blocks of sequences (numpy:
-cache-sized blocks with time on the last axis; torch: big blocks on the
-tensor's device; dask: one task per chunk of sequences, each running the
-numpy path) and sums what a *kernel* returns for each block.
+module computes the numerators: a *kernel* adds the partial sums of one block
+of sequences to accumulators, and :func:`reduce_sequences` walks the blocks:
+
+* numpy: blocks of ~8 MB on a pool of threads (one per core); inside a block
+  the FFT kernels work on cache-sized chunks of units, copying each into a
+  reused zero-padded float64 buffer with time on the last axis;
+* torch: big blocks on the tensor's own device (``torch.fft``);
+* dask: one delayed task per chunk of sequences, each running the numpy path.
 
 The MSD and VACF kernels use the fast correlation algorithm in float64 with
 the sum over sequences taken in the frequency domain, so each series costs
@@ -15,7 +19,8 @@ one real FFT (two with a region window) and each unit one inverse FFT.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,18 +34,21 @@ __all__ = [
     "BlockKernel",
     "MSDKernel",
     "VACFKernel",
-    "StepKernel",
-    "TwoTimeKernel",
-    "StartKernel",
     "reduce_sequences",
-    "finish",
+    "check_chunk",
+    "unit_windows",
     "fft_length",
 ]
 
 #: float64 elements per numpy block (b * n_units * n_steps): 8 MB.
 NUMPY_BLOCK_ELEMENTS = 2**20
-#: float64 elements per torch block: big, to keep kernel launches few.
-TORCH_BLOCK_ELEMENTS = 2**25
+#: float64 elements per FFT work buffer on the numpy path (sequences x units x nfft): 1 MB,
+#: so the copy, the FFT and the power spectrum of one chunk stay in cache.
+FFT_CHUNK_ELEMENTS = 2**17
+#: float64 elements per torch block: big, to keep kernel launches few (a CUDA block of
+#: 2**27 elements needs a few GB of device memory for its work arrays).
+TORCH_BLOCK_ELEMENTS = 2**24
+CUDA_BLOCK_ELEMENTS = 2**27
 
 
 def fft_length(n: int, max_lag: int) -> int:
@@ -58,15 +66,34 @@ def is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 
 
+def _tiles(n_units: int, n_time: int, tile: int = 128) -> list[tuple[slice, slice]]:
+    """Tiles for a cache-friendly transposing copy (one tile when time is short)."""
+    if n_time <= tile:
+        return [(slice(0, n_units), slice(0, n_time))]
+    return [
+        (slice(u, u + tile), slice(t, min(t + tile, n_time)))
+        for u in range(0, n_units, tile)
+        for t in range(0, n_time, tile)
+    ]
+
+
 class Backend:
     """The few array operations the kernels need, for one array library."""
 
     def __init__(self, like: Any, fft_workers: int = -1) -> None:
         self.fft_workers = fft_workers
+        self._local = threading.local()
         self.kind = "numpy" if isinstance(like, np.ndarray) else "torch" if is_torch(like) else "other"
         self.xp = array_namespace(like)
         self.device = None if self.kind == "numpy" else getattr(like, "device", None)
-        self.block_elements = NUMPY_BLOCK_ELEMENTS if self.kind == "numpy" else TORCH_BLOCK_ELEMENTS
+        on_gpu = getattr(self.device, "type", "cpu") == "cuda"
+        self.block_elements = (
+            NUMPY_BLOCK_ELEMENTS
+            if self.kind == "numpy"
+            else CUDA_BLOCK_ELEMENTS
+            if on_gpu
+            else TORCH_BLOCK_ELEMENTS
+        )
 
     # conversion
     def asarray(self, a: np.ndarray) -> Any:
@@ -81,61 +108,80 @@ class Backend:
         """``(b, n_steps, n_units)`` -> float64 ``(b, n_units, n_steps)``, contiguous."""
         if self.kind == "numpy":
             out = np.empty((xb.shape[0], xb.shape[2], xb.shape[1]), dtype=np.float64)
-            out[...] = xb.transpose(0, 2, 1)
+            src = xb.transpose(0, 2, 1)
+            for us, ts in _tiles(xb.shape[2], xb.shape[1]):
+                out[:, us, ts] = src[:, us, ts]
             return out
         y = self.xp.permute_dims(self.f64(xb), (0, 2, 1))
         return y.contiguous() if self.kind == "torch" else y
 
-    def centered_time_last(self, xb: Any) -> Any:
-        """Like :meth:`time_last`, minus each series' mean over time."""
+    def padded(self, name: str, shape: tuple[int, int, int]) -> np.ndarray:
+        """A zeroed float64 work buffer of this thread, reused across blocks (numpy).
+
+        Callers write only the first ``n_steps`` entries of the last axis, so
+        the zero padding FFTs need stays zero and is never rewritten.
+        """
+        cache = self._local.__dict__
+        key = (name, *shape[1:])
+        buf = cache.get(key)
+        if buf is None or buf.shape[0] < shape[0]:
+            buf = cache[key] = np.zeros(shape)
+        return buf[: shape[0]]
+
+    def centered_time_last(self, xb: Any, pad: int | None = None) -> Any:
+        """Like :meth:`time_last`, minus each series' mean over time.
+
+        numpy with ``pad``: the ``(b, n_units, pad)`` zero-padded work buffer
+        holding it in its first ``n_steps`` columns.
+        """
         if self.kind == "numpy":  # one pass from the input: cast, transpose, subtract
             mean = np.mean(xb, axis=1, dtype=np.float64)[:, :, None]
-            out = np.empty((xb.shape[0], xb.shape[2], xb.shape[1]), dtype=np.float64)
-            np.subtract(xb.transpose(0, 2, 1), mean, out=out, dtype=np.float64)
+            b, T, U = xb.shape
+            out = self.padded("centered", (b, U, pad)) if pad else np.empty((b, U, T))
+            src = xb.transpose(0, 2, 1)
+            for us, ts in _tiles(U, T):
+                np.subtract(src[:, us, ts], mean[:, us], out=out[:, us, ts], dtype=np.float64)
             return out
         y = self.time_last(xb)
         return y - self.xp.mean(y, axis=-1, keepdims=True)
 
-    def deltas_time_last(self, xb: Any) -> Any:
-        """``(b, n_steps, n_units)`` -> float64 deltas ``(b, n_units, n_steps - 1)``, contiguous."""
+    def deltas_time_last(self, xb: Any, pad: int | None = None) -> Any:
+        """``(b, n_steps, n_units)`` -> float64 deltas ``(b, n_units, n_steps - 1)``.
+
+        Contiguous; numpy with ``pad``: the zero-padded work buffer, as above.
+        """
         if self.kind == "numpy":  # one pass from the input
-            d = np.empty((xb.shape[0], xb.shape[2], max(xb.shape[1] - 1, 0)))
+            b, T, U = xb.shape
+            T1 = max(T - 1, 0)
+            d = self.padded("deltas", (b, U, pad)) if pad else np.empty((b, U, T1))
             src = xb.transpose(0, 2, 1)
-            np.subtract(src[..., 1:], src[..., :-1], out=d, dtype=np.float64)
+            for us, ts in _tiles(U, T1):
+                nxt = slice(ts.start + 1, ts.stop + 1)
+                np.subtract(src[:, us, nxt], src[:, us, ts], out=d[:, us, ts], dtype=np.float64)
             return d
         y = self.time_last(xb)
         return y[..., 1:] - y[..., :-1]
 
     # FFT along the last axis
-    def rfft(self, a: Any, n: int) -> Any:
+    def _fft(self, name: str, a: Any, n: int) -> Any:
         if self.kind == "numpy":
             import scipy.fft
 
-            return scipy.fft.rfft(a, n=n, axis=-1, workers=self.fft_workers)
+            return getattr(scipy.fft, name)(a, n=n, axis=-1, workers=self.fft_workers)
         if self.kind == "torch":
             import torch
 
-            return torch.fft.rfft(a, n=n, dim=-1)
-        return self.xp.fft.rfft(a, n=n, axis=-1)
+            return getattr(torch.fft, name)(a, n=n, dim=-1)
+        return getattr(self.xp.fft, name)(a, n=n, axis=-1)
+
+    def rfft(self, a: Any, n: int) -> Any:
+        return self._fft("rfft", a, n)
 
     def irfft(self, a: Any, n: int) -> Any:
-        if self.kind == "numpy":
-            import scipy.fft
-
-            return scipy.fft.irfft(a, n=n, axis=-1, workers=self.fft_workers)
-        if self.kind == "torch":
-            import torch
-
-            return torch.fft.irfft(a, n=n, dim=-1)
-        return self.xp.fft.irfft(a, n=n, axis=-1)
+        return self._fft("irfft", a, n)
 
     def power_sum(self, Y: Any) -> Any:
-        """``sum_i |Y[i]|^2`` over the first axis (``Y`` may be overwritten)."""
-        if self.kind == "numpy":
-            v = Y.view(np.float64)  # (b, ..., 2 * n_freq): real, imag interleaved
-            np.multiply(v, v, out=v)
-            s = v.sum(axis=0) if v.shape[0] != 1 else v[0]
-            return s[..., 0::2] + s[..., 1::2]
+        """``sum_i |Y[i]|^2`` over the first axis."""
         xp = self.xp
         return xp.sum(xp.real(Y) ** 2 + xp.imag(Y) ** 2, axis=0)
 
@@ -144,20 +190,17 @@ class Backend:
         xp = self.xp
         return xp.sum(xp.real(W) * xp.real(Q) + xp.imag(W) * xp.imag(Q), axis=0)
 
+    def zeros(self, shape: tuple[int, ...]) -> Any:
+        if self.kind == "numpy":
+            return np.zeros(shape)
+        return self.xp.zeros(shape, dtype=self.xp.float64, device=self.device)
+
     def rows(self, per_row: int) -> int:
         """Sequences per block, for ``per_row`` float64 elements per sequence."""
         return max(1, self.block_elements // max(per_row, 1))
 
 
 # --------------------------------------------------------------------- driver
-def _add(acc: list[Any] | None, part: Sequence[Any]) -> list[Any]:
-    if acc is None:
-        return list(part)
-    for k, p in enumerate(part):
-        acc[k] = acc[k] + p
-    return acc
-
-
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -169,32 +212,35 @@ def _reduce_local(x: Any, kernel: BlockKernel, offset: int = 0, threads: int | N
     """Sum ``kernel`` over blocks of the sequences of a numpy/torch array, then finalize.
 
     numpy blocks run on a pool of threads (one per core; numpy and scipy release
-    the GIL), each FFT single-threaded; partial sums are added in block order,
-    so the result does not depend on the threads.
+    the GIL), each FFT single-threaded. Thread ``k`` always takes blocks ``k,
+    k + threads, ...`` into its own accumulators, which are added in thread
+    order: the result does not depend on thread timing.
     """
     be = Backend(x)
-    n = int(x.shape[0])
+    n, T, U = (int(s) for s in x.shape)
     b = be.rows(kernel.per_row)
     starts = list(range(0, n, b))
-    threads = min(_cores() if threads is None else threads, len(starts))
+    threads = max(1, min(_cores() if threads is None else threads, len(starts)))
     if be.kind != "numpy":
         threads = 1
 
-    def run(i0: int, be: Backend) -> list[Any]:
-        i1 = min(i0 + b, n)
-        return kernel(x[i0:i1], be, offset + i0, offset + i1)
+    def run(k: int, be: Backend) -> list[Any]:
+        acc = [be.zeros(shape) for shape in kernel.shapes(T, U)]
+        for i0 in starts[k::threads]:
+            i1 = min(i0 + b, n)
+            kernel.add(x[i0:i1], be, offset + i0, offset + i1, acc)
+        return acc
 
-    acc = None
-    if threads > 1:
+    if threads == 1:
+        acc = run(0, be)
+    else:
         tbe = Backend(x, fft_workers=1)
         with ThreadPoolExecutor(threads) as pool:
-            for part in pool.map(lambda i0: run(i0, tbe), starts):
-                acc = _add(acc, part)
-    else:
-        for i0 in starts:
-            acc = _add(acc, run(i0, be))
-    if acc is None:
-        acc = list(kernel(x[0:0], be, offset, offset))
+            accs = list(pool.map(lambda k: run(k, tbe), range(threads)))
+        acc = accs[0]
+        for other in accs[1:]:
+            for a, o in zip(acc, other, strict=True):
+                a += o
     return kernel.finalize(acc, be)
 
 
@@ -253,10 +299,26 @@ def unit_windows(be: Backend, mask: np.ndarray, groups: np.ndarray) -> tuple[Any
     return w, be.xp.take(w, be.asarray(groups), axis=1)
 
 
-class BlockKernel:
-    """Per-block partial sums (``__call__``) and what turns their total into numerators.
+def unit_chunks(n_units: int, b: int, nfft: int) -> list[slice]:
+    """Cache-sized chunks of units for ``b`` sequences of FFT length ``nfft`` (numpy path)."""
+    step = max(1, FFT_CHUNK_ELEMENTS // max(b * nfft, 1))
+    return [slice(u, min(u + step, n_units)) for u in range(0, max(n_units, 1), step)]
 
-    ``per_row`` is the float64 working memory per sequence, which sets the block size.
+
+def add_power(acc: np.ndarray, Y: np.ndarray) -> None:
+    """``acc += sum_i |Y[i]|^2`` in place (numpy; ``Y`` is overwritten)."""
+    v = Y.view(np.float64)  # (b, ..., 2 * n_freq): real, imag interleaved
+    np.multiply(v, v, out=v)
+    s = v.sum(axis=0) if v.shape[0] != 1 else v[0]
+    acc += s[..., 0::2]
+    acc += s[..., 1::2]
+
+
+class BlockKernel:
+    """Accumulates per-block partial sums; ``finalize`` turns their total into numerators.
+
+    ``shapes(n_steps, n_units)`` are the accumulators' shapes; ``per_row`` the
+    float64 working memory per sequence, which sets the block size.
     """
 
     per_row: int = 1
@@ -265,8 +327,17 @@ class BlockKernel:
         self.win = win
         self.__dict__.update(options)
 
-    def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
         raise NotImplementedError
+
+    def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
+        """The partial sums of one block."""
+        raise NotImplementedError
+
+    def add(self, xb: Any, be: Backend, i0: int, i1: int, acc: list[Any]) -> None:
+        """Add one block's partial sums to ``acc`` in place."""
+        for a, p in zip(acc, self(xb, be, i0, i1), strict=True):
+            a += p
 
     def finalize(self, acc: list[Any], be: Backend) -> list[Any]:
         return acc
@@ -290,12 +361,25 @@ class MSDKernel(BlockKernel):
     def per_row(self) -> int:  # type: ignore[override]
         return 3 * len(self.win.groups) * self.nfft
 
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
+        nf = self.nfft // 2 + 1
+        return [(U, nf), (U, T) if self.win.full_positions else (U, nf)]
+
+    def add(self, xb: Any, be: Backend, i0: int, i1: int, acc: list[Any]) -> None:
+        if not (self.win.full_positions and be.kind == "numpy"):
+            return super().add(xb, be, i0, i1, acc)
+        T = xb.shape[1]
+        for us in unit_chunks(xb.shape[2], xb.shape[0], self.nfft):
+            buf = be.centered_time_last(xb[:, :, us], pad=self.nfft)  # FFT the padded buffer
+            y = buf[..., :T]
+            add_power(acc[0][us], be.rfft(buf, self.nfft))
+            acc[1][us] += np.einsum("iut,iut->ut", y, y)
+
     def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
         xp, nfft = be.xp, self.nfft
         if self.win.full_positions:
             y = be.centered_time_last(xb)  # (b, U, T)
-            q = np.einsum("iut,iut->ut", y, y) if be.kind == "numpy" else xp.sum(y * y, axis=0)
-            return [be.power_sum(be.rfft(y, nfft)), q]
+            return [be.power_sum(be.rfft(y, nfft)), xp.sum(y * y, axis=0)]
         y = be.time_last(xb)
         wg, wu = unit_windows(be, self.win.position_mask(i0, i1), self.win.groups)
         count = xp.sum(wu, axis=-1, keepdims=True)
@@ -337,6 +421,16 @@ class VACFKernel(BlockKernel):
     def per_row(self) -> int:  # type: ignore[override]
         return 3 * len(self.win.groups) * self.nfft
 
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
+        return [(U, self.nfft // 2 + 1)]
+
+    def add(self, xb: Any, be: Backend, i0: int, i1: int, acc: list[Any]) -> None:
+        if not (self.win.full_deltas and be.kind == "numpy"):
+            return super().add(xb, be, i0, i1, acc)
+        for us in unit_chunks(xb.shape[2], xb.shape[0], self.nfft):
+            buf = be.deltas_time_last(xb[:, :, us], pad=self.nfft)  # FFT the padded buffer
+            add_power(acc[0][us], be.rfft(buf, self.nfft))
+
     def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
         d = be.deltas_time_last(xb)  # (b, U, T-1); no mean removed
         if not self.win.full_deltas:
@@ -345,100 +439,3 @@ class VACFKernel(BlockKernel):
 
     def finalize(self, acc: list[Any], be: Backend) -> list[Any]:
         return [be.irfft(acc[0], self.nfft)[..., : self.n_lags]]
-
-
-def _time_units(be: Backend, mask: np.ndarray, groups: np.ndarray) -> Any:
-    """Group masks ``(b, G, T)`` -> float64 ``(b, T, U)`` (or ``(b, T, 1)``) on the device."""
-    w = np.ascontiguousarray(mask.transpose(0, 2, 1), dtype=np.float64)
-    return be.asarray(w[:, :, groups] if mask.shape[1] > 1 else w)
-
-
-def diff(be: Backend, xb: Any) -> Any:
-    """float64 deltas ``(b, n_steps - 1, n_units)``."""
-    if be.kind == "numpy":
-        return np.subtract(xb[:, 1:, :], xb[:, :-1, :], dtype=np.float64)
-    s = be.f64(xb)
-    return s[:, 1:, :] - s[:, :-1, :]
-
-
-class StepKernel(BlockKernel):
-    """``sum_i w d[i, t]^2`` (``power=2``) or ``sum_i w |d[i, t]|`` (``power=1``): (T-1, U)."""
-
-    power: int
-
-    @property
-    def per_row(self) -> int:  # type: ignore[override]
-        return 2 * self.win.n_steps * len(self.win.groups)
-
-    def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
-        d = diff(be, xb)
-        v = d * d if self.power == 2 else be.xp.abs(d)
-        if not self.win.full_deltas:
-            v = v * _time_units(be, self.win.delta_mask(i0, i1), self.win.groups)
-        return [be.xp.sum(v, axis=0)]
-
-
-class TwoTimeKernel(BlockKernel):
-    """``sum_i w d[i, t] d[i, s]`` as (U, T-1, T-1): one matrix product per unit."""
-
-    @property
-    def per_row(self) -> int:  # type: ignore[override]
-        return max(self.win.n_steps * len(self.win.groups) // 8, 1)  # big blocks feed BLAS
-
-    def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
-        xp = be.xp
-        d = be.deltas_time_last(xb)  # (b, U, T-1)
-        if not self.win.full_deltas:
-            d = d * unit_windows(be, self.win.delta_mask(i0, i1), self.win.groups)[1]
-        d = xp.permute_dims(d, (1, 0, 2))  # (U, b, T-1) with unit inner stride: BLAS-ready
-        return [xp.matmul(xp.permute_dims(d, (0, 2, 1)), d)]
-
-
-class StartKernel(BlockKernel):
-    """``sum_i w (x[i, t] - x[i, 0])^2``: (T, U)."""
-
-    @property
-    def per_row(self) -> int:  # type: ignore[override]
-        return 2 * self.win.n_steps * len(self.win.groups)
-
-    def __call__(self, xb: Any, be: Backend, i0: int, i1: int) -> list[Any]:
-        s = be.f64(xb)
-        r = s - s[:, :1, :]
-        v = r * r
-        if not self.win.full_positions:
-            v = v * _time_units(be, self.win.start_mask(i0, i1), self.win.groups)
-        return [be.xp.sum(v, axis=0)]
-
-
-# --------------------------------------------------------------------- output
-def like(a: np.ndarray, ref: Any) -> Any:
-    """A numpy array in ``ref``'s array type (and device)."""
-    if isinstance(ref, np.ndarray):
-        return a
-    if is_dask(ref):
-        import dask.array as da
-
-        return da.from_array(a)
-    return array_namespace(ref).asarray(a, device=getattr(ref, "device", None))
-
-
-def finish(
-    num: Any,
-    counts: np.ndarray,
-    *,
-    vector: bool = False,
-    return_counts: bool = False,
-    post: Callable[[Any, Any], Any] | None = None,
-) -> Any:
-    """``num / counts`` (NaN where the count is 0), summed over units if ``vector``, then ``post``."""
-    xp = array_namespace(num)
-    c = like(counts, num)
-    ok = c > 0
-    val = xp.where(ok, num / xp.where(ok, c, 1), xp.nan)
-    if vector:  # every unit shares the counts (checked by the caller)
-        val = xp.sum(val, axis=-1)
-        counts = counts[..., 0] if counts.shape[-1] else np.zeros(counts.shape[:-1], np.int64)
-        c = like(counts, num)
-    if post is not None:
-        val = post(val, xp)
-    return (val, c) if return_counts else val

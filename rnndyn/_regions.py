@@ -19,16 +19,17 @@ closed form (no per-pair loops), as exact integers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_lengths, check_region
+from ._validation import array_namespace, check_lengths, check_region
 from .errors import RnndynError
 from .trajectories import Trajectories, delta_region_mask
 
-__all__ = ["Windows", "resolve", "setup", "check_max_lag"]
+__all__ = ["Windows", "resolve", "setup", "check_max_lag", "like", "finish"]
 
 
 @dataclass(frozen=True)
@@ -229,3 +230,37 @@ def check_max_lag(max_lag: Any, top: int, fname: str, n_steps: int) -> int:
             f"can measure is {top}. Pass max_lag <= {top}, or None for all lags."
         )
     return int(max_lag)
+
+
+# ------------------------------------------------------------------ results
+def like(a: np.ndarray, ref: Any) -> Any:
+    """A numpy array in ``ref``'s array type (and device)."""
+    if isinstance(ref, np.ndarray):
+        return a
+    if type(ref).__module__.startswith("dask"):
+        import dask.array as da
+
+        return da.from_array(a)
+    return array_namespace(ref).asarray(a, device=getattr(ref, "device", None))
+
+
+def finish(
+    num: Any,
+    counts: np.ndarray,
+    *,
+    vector: bool = False,
+    return_counts: bool = False,
+    post: Callable[[Any, Any], Any] | None = None,
+) -> Any:
+    """``num / counts`` (NaN where the count is 0), summed over units if ``vector``, then ``post``."""
+    xp = array_namespace(num)
+    c = like(counts, num)
+    ok = c > 0
+    val = xp.where(ok, num / xp.where(ok, c, 1), xp.nan)
+    if vector:  # every unit shares the counts (checked by the caller)
+        val = xp.sum(val, axis=-1)
+        counts = counts[..., 0] if counts.shape[-1] else np.zeros(counts.shape[:-1], np.int64)
+        c = like(counts, num)
+    if post is not None:
+        val = post(val, xp)
+    return (val, c) if return_counts else val

@@ -34,22 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ._fft import (
-    Backend,
-    MSDKernel,
-    StartKernel,
-    StepKernel,
-    TwoTimeKernel,
-    VACFKernel,
-    check_chunk,
-    diff,
-    fft_length,
-    finish,
-    is_dask,
-    like,
-    reduce_sequences,
-)
-from ._regions import check_max_lag, setup
+from . import _fft
+from ._fft import MSDKernel, VACFKernel, check_chunk, fft_length, is_dask, reduce_sequences
+from ._regions import check_max_lag, finish, like, setup
 from ._validation import array_namespace
 
 __all__ = [
@@ -61,6 +48,89 @@ __all__ = [
     "msd",
     "msd_from_start",
 ]
+
+
+# ------------------------------------------------------------ block kernels
+def _time_units(be: _fft.Backend, mask: np.ndarray, groups: np.ndarray) -> Any:
+    """Group masks ``(b, G, T)`` -> float64 ``(b, T, U)`` (or ``(b, T, 1)``) on the device."""
+    w = np.ascontiguousarray(mask.transpose(0, 2, 1), dtype=np.float64)
+    return be.asarray(w[:, :, groups] if mask.shape[1] > 1 else w)
+
+
+def _diff(be: _fft.Backend, xb: Any) -> Any:
+    """float64 deltas ``(b, n_steps - 1, n_units)``."""
+    if be.kind == "numpy":
+        return np.subtract(xb[:, 1:, :], xb[:, :-1, :], dtype=np.float64)
+    s = be.f64(xb)
+    return s[:, 1:, :] - s[:, :-1, :]
+
+
+def _sum_power(be: _fft.Backend, v: Any, power: int) -> Any:
+    """``sum_i v[i]^2`` or ``sum_i |v[i]|`` over the first axis (numpy: no temporaries)."""
+    if be.kind == "numpy":
+        if power == 2:
+            return np.einsum("itu,itu->tu", v, v)
+        return np.abs(v, out=v).sum(axis=0)
+    return be.xp.sum(v * v if power == 2 else be.xp.abs(v), axis=0)
+
+
+class StepKernel(_fft.BlockKernel):
+    """``sum_i w d[i, t]^2`` (``power=2``) or ``sum_i w |d[i, t]|`` (``power=1``): (T-1, U)."""
+
+    power: int
+
+    @property
+    def per_row(self) -> int:  # type: ignore[override]
+        return 2 * self.win.n_steps * len(self.win.groups)
+
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
+        return [(T - 1, U)]
+
+    def __call__(self, xb: Any, be: _fft.Backend, i0: int, i1: int) -> list[Any]:
+        d = _diff(be, xb)
+        if not self.win.full_deltas:  # a 0/1 weight: (w d)^2 = w d^2, |w d| = w |d|
+            d = d * _time_units(be, self.win.delta_mask(i0, i1), self.win.groups)
+        return [_sum_power(be, d, self.power)]
+
+
+class TwoTimeKernel(_fft.BlockKernel):
+    """``sum_i w d[i, t] d[i, s]`` as (U, T-1, T-1): one matrix product per unit."""
+
+    @property
+    def per_row(self) -> int:  # type: ignore[override]
+        return max(self.win.n_steps * len(self.win.groups) // 8, 1)  # big blocks feed BLAS
+
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
+        return [(U, T - 1, T - 1)]
+
+    def __call__(self, xb: Any, be: _fft.Backend, i0: int, i1: int) -> list[Any]:
+        xp = be.xp
+        d = be.deltas_time_last(xb)  # (b, U, T-1)
+        if not self.win.full_deltas:
+            d = d * _fft.unit_windows(be, self.win.delta_mask(i0, i1), self.win.groups)[1]
+        d = xp.permute_dims(d, (1, 0, 2))  # (U, b, T-1) with unit inner stride: BLAS-ready
+        return [xp.matmul(xp.permute_dims(d, (0, 2, 1)), d)]
+
+
+class StartKernel(_fft.BlockKernel):
+    """``sum_i w (x[i, t] - x[i, 0])^2``: (T, U)."""
+
+    @property
+    def per_row(self) -> int:  # type: ignore[override]
+        return 2 * self.win.n_steps * len(self.win.groups)
+
+    def shapes(self, T: int, U: int) -> list[tuple[int, ...]]:
+        return [(T, U)]
+
+    def __call__(self, xb: Any, be: _fft.Backend, i0: int, i1: int) -> list[Any]:
+        if be.kind == "numpy":
+            r = np.subtract(xb, xb[:, :1, :], dtype=np.float64)
+        else:
+            s = be.f64(xb)
+            r = s - s[:, :1, :]
+        if not self.win.full_positions:
+            r = r * _time_units(be, self.win.start_mask(i0, i1), self.win.groups)
+        return [_sum_power(be, r, 2)]
 
 
 # --------------------------------------------------------------- public API
@@ -100,8 +170,8 @@ def deltas(x: Any, *, region: str = "all", lengths: Any = None) -> Any:
         if mask is not None:
             d = da.where(da.from_array(mask, chunks=d.chunks), d, np.nan)
         return d
-    be = Backend(states)
-    d = diff(be, states)
+    be = _fft.Backend(states)
+    d = _diff(be, states)
     return d if mask is None else be.xp.where(like(mask, d), d, be.xp.nan)
 
 
@@ -261,6 +331,8 @@ def vacf_two_time(
     Averages over the sequences whose deltas ``t`` and ``s`` both lie in
     ``region`` (NaN where none). Its diagonal is ``rms_delta**2``, and with
     ``region="all"`` ``sum_{t,s < k} C(t, s)`` is ``msd_from_start[k]``.
+    Computed as one matrix product per unit (BLAS); the result holds
+    ``(n_steps - 1)**2 * n_units`` floats (2 GB at T=1000, U=256).
 
     Returns
     -------

@@ -503,3 +503,65 @@ def test_results_are_new_arrays(walk):
     metrics.msd(x)
     metrics.deltas(x)[:] = 0.0
     np.testing.assert_array_equal(x, walk)  # inputs never modified
+
+
+# ---------------------------------------------------------------------- docs
+def test_docs_metrics_md_examples_run(capsys):
+    """docs/metrics.md stays true: its code blocks run, in order, and print what they say."""
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+    blocks = re.findall(r"^```python\n(.*?)^```\s*$", doc.read_text(), re.M | re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/metrics.md block {i}", "exec"), namespace)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "(30, 4) int64"
+    assert out[-1] == "[1 1 0 0] [ 1.  1. nan nan]"
+
+
+def test_long_series_many_units_match_a_direct_sum():
+    """Long T and many units take the tiled copies and several blocks."""
+    rng = np.random.default_rng(12)
+    x = np.cumsum(rng.standard_normal((3, 300, 130)), axis=1).astype(np.float32)
+    y = x.astype(np.float64)
+    d = np.diff(y, axis=1)
+    T = y.shape[1]
+    ref_msd = np.array([np.mean((y[:, m:] - y[:, : T - m]) ** 2, axis=(0, 1)) for m in range(T)])
+    ref_vacf = np.array([np.mean(d[:, s:] * d[:, : T - 1 - s], axis=(0, 1)) for s in range(T - 1)])
+    close(metrics.msd(x), ref_msd, rtol=1e-10)
+    close(metrics.vacf(x), ref_vacf, rtol=1e-10)
+    close(metrics.vacf_two_time(x)[:, :, 7], np.einsum("it,is->ts", d[:, :, 7], d[:, :, 7]) / 3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("rows", [1, 4])
+def test_blocks_and_threads_do_not_change_results(walk, monkeypatch, rows, threads):
+    """Uneven blocks on the thread pool (reused padded buffers) give the one-block results."""
+    from rnndyn import _fft
+
+    cases = list(itertools.product((metrics.msd, metrics.vacf), REGIONS))
+    whole = [f(walk, region=r) for f, r in cases]
+    whole_tt = metrics.vacf_two_time(walk)
+    per_row = _fft.MSDKernel(_one_window(walk), n_lags=9, nfft=_fft.fft_length(9, 8)).per_row
+    monkeypatch.setattr(_fft, "NUMPY_BLOCK_ELEMENTS", rows * per_row)
+    monkeypatch.setattr(_fft, "_cores", lambda: threads)
+    for (f, r), ref in zip(cases, whole, strict=True):
+        close(f(walk, region=r), ref, rtol=1e-12)
+    close(metrics.vacf_two_time(walk), whole_tt, rtol=1e-12)
+    close(
+        metrics.msd(walk, lengths=LENGTHS, region="input"), bf_msd(walk, _forward_mask(walk), "input", 8)[0]
+    )
+
+
+def _one_window(x):
+    from rnndyn._regions import resolve
+
+    return resolve(x, None, "all")[1]
+
+
+def _forward_mask(x):
+    m = delta_region_mask(LENGTHS, x.shape[1], region="input")
+    return np.repeat(m[:, :, None], x.shape[2], axis=2)
