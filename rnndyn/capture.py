@@ -118,14 +118,7 @@ def capture(
     result = parts[0] if len(parts) == 1 else Trajectories.concat(parts)
     raw = run.plan.raw_inputs if run.plan.raw_inputs is not None else _raw_for_split(inputs, run)
     if raw is not None:
-        result = Trajectories(
-            result.states,
-            result.lengths,
-            result.units,
-            list(raw),
-            masked=result.masked,
-            order=result.order,
-        )
+        result = result._replace(inputs=list(raw))
     return result
 
 

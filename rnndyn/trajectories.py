@@ -177,8 +177,10 @@ class Trajectories:
         *,
         masked: bool = False,
         order: str = "input",
+        _check_finite: bool = True,
     ) -> None:
-        states = check_states(states, "states")
+        # _check_finite=False is for states derived from already-validated ones
+        states = check_states(states, "states", finite=_check_finite)
         n, T, U = (int(s) for s in states.shape)
         lengths = check_lengths(lengths, n, T)
         lengths.setflags(write=False)
@@ -250,7 +252,7 @@ class Trajectories:
             order=self.order,
         )
         kw.update(changes)
-        return Trajectories(**kw)
+        return Trajectories(**kw, _check_finite=False)
 
     @property
     def mask(self) -> np.ndarray:
