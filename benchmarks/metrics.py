@@ -132,7 +132,8 @@ def suite(x: Any, repeat: int, sync: Callable[[], None] | None = None) -> dict[s
 
 def print_suite(label: str, times: dict[str, float]) -> None:
     parts = " ".join(f"{k} {v * 1e3:.0f}" for k, v in times.items())
-    print(f"{label}: total {sum(times.values()):.3f} s  (ms: {parts})")
+    cpu = sum(CPU_TIMES[-len(times) :])
+    print(f"{label}: total {sum(times.values()):.3f} s, CPU {cpu:.3f} s  (ms: {parts})")
 
 
 def cuda(shape: tuple[int, int, int], repeat: int) -> None:
@@ -165,7 +166,7 @@ def main() -> None:
         cases = [((100, 50, 64), (20, 64)), ((10, 1000, 64), (4, 32))]
         suite_shape = (100, 50, 64)
     else:
-        cases = [((1000, 50, 512), (16, 128)), ((100, 1000, 512), (4, 64))]
+        cases = [((1000, 50, 512), (32, 128)), ((100, 1000, 512), (8, 64))]
         suite_shape = (1000, 50, 512)
     print("MSD + VACF, float32 random walks (targets: >= 25x tidynamics at T=50, >= 4x at T=1000)")
     for shape, sample in cases:
