@@ -2,7 +2,7 @@
 
 >>> import numpy as np, rnndyn
 >>> traj = rnndyn.Trajectories(np.cumsum(np.ones((2, 5, 1)), axis=1))
->>> rnndyn.metrics.msd(traj)[:, 0].tolist()
+>>> rnndyn.metrics.msd(traj)[:, 0].round(9).tolist()
 [0.0, 1.0, 4.0, 9.0, 16.0]
 """
 

@@ -182,7 +182,7 @@ class Trajectories:
         # _check_finite=False is for states derived from already-validated ones
         states = check_states(states, "states", finite=_check_finite)
         n, T, U = (int(s) for s in states.shape)
-        lengths = check_lengths(lengths, n, T)
+        lengths = np.array(check_lengths(lengths, n, T), copy=True)
         lengths.setflags(write=False)
         units = _check_units(units, U)
         if inputs is not None:
