@@ -71,17 +71,17 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     H = encoder_outputs(main)
     if H.n_units != 512:
         raise ValueError(f"expected 512 encoder outputs; the capture has {H.n_units}")
-    x = np.asarray(H.states, dtype=np.float64)
+    x = np.asarray(H.states)  # float32 as captured; sums below accumulate in float64
     n = x.shape[0]
     d = np.diff(x, axis=1)
     absd = np.abs(d)
     mad = np.asarray(metrics.mean_abs_delta(H))  # (T-1, 512): the notebook's "RMS"
     rms = np.asarray(metrics.rms_delta(H))  # the true RMS
-    A = absd.sum(1)  # (n, 512) per-string area
+    A = absd.sum(1, dtype=np.float64)  # (n, 512) per-string area
     d2 = np.square(d, out=d)
     m_in = delta_region_mask(H.lengths, H.n_steps, region="input", direction="forward")
     m_bw = delta_region_mask(H.lengths, H.n_steps, region="input", direction="backward")
-    sq = np.concatenate([d2[:, :, :256].sum(2), d2[:, :, 256:].sum(2)], axis=1)  # (n, 2(T-1))
+    sq = np.concatenate([d2[:, :, :256].sum(2, dtype=np.float64), d2[:, :, 256:].sum(2, dtype=np.float64)], 1)
     mm = np.concatenate([m_in, m_bw], axis=1).astype(float)
     e_in, e_pad = (sq * mm).sum(1), (sq * (1 - mm)).sum(1)
     c_in, c_pad = 256 * mm.sum(1), 256 * (1 - mm).sum(1)
@@ -110,7 +110,7 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
         }
 
     u1 = top5[0]
-    last = x[:, -1, u1]
+    last = x[:, -1, u1].astype(np.float64)
     numbers = {
         "random_units": rnd,
         "area_describe": {

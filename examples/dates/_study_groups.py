@@ -186,7 +186,7 @@ def _relax_forward(P, x, C, boot: bool) -> tuple[dict, dict, dict]:
     stop = int(max(3, T - np.percentile(L, 90)))  # offsets most strings reach
     res = physics.relaxation_time(P, target="final", start=0, stop=stop, min_sequences=ms)
     dev, valid = S.relaxation_deviation(x, L, stop)
-    D_full = dev.sum(0) / np.maximum(valid.sum(0), 1)[:, None]
+    D_full = dev.sum(0, dtype=np.float64) / np.maximum(valid.sum(0), 1)[:, None]
     use = (valid.sum(0) >= ms)[:, None]
     tau_mine, _ = S.fit_log_linear(D_full, use)
     if boot:
@@ -273,9 +273,24 @@ def _relax_backward(P, x) -> tuple[dict, dict, dict]:
     return numbers, arrays, {"relax_tau": tau, "relax_r2": r2}
 
 
+def _processing_order(G: rnndyn.Trajectories) -> rnndyn.Trajectories:
+    """:meth:`Trajectories.processing_order` of one direction's units, without a copy.
+
+    An unmasked backward recurrence's processing step ``k`` is input position
+    ``n_steps - 1 - k`` (rnndyn's definition), i.e. the time axis reversed: a
+    view. Anything else goes through rnndyn.
+    """
+    dirs = set(G.units["direction"])
+    if dirs == {"backward"} and not G.masked and G.order == "input":
+        return rnndyn.Trajectories(
+            G.states[:, ::-1], G.lengths, G.units, G.inputs, masked=False, order="processing"
+        )
+    return G.processing_order()
+
+
 def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.ndarray, boot: bool) -> dict:
-    P = _group_units(main, state, direction).processing_order()
-    x = np.asarray(P.states, dtype=np.float64)
+    P = _processing_order(_group_units(main, state, direction))
+    x = np.asarray(P.states)  # float32 as captured: deltas of float32 values are exact enough
     n, T, U = x.shape
     masks = {
         r: delta_region_mask(P.lengths, T, region=r, direction=direction, order=P.order, masked=P.masked)
@@ -284,15 +299,15 @@ def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.n
     m_in, m_pad = masks["input"], masks["padding"]
     d = np.diff(x, axis=1)
     d2 = np.square(d, out=d)
-    e = d2.mean(2)  # (n, T-1): mean square delta over units, per string and step
+    e = d2.mean(2, dtype=np.float64)  # (n, T-1): mean square delta over units, per string and step
     step_rms = np.sqrt(e.mean(0))
     s_in, n_in = (e * m_in).sum(1), m_in.sum(1).astype(float)
     s_pad, n_pad = (e * m_pad).sum(1), m_pad.sum(1).astype(float)
     io_ratio = ratio(C, s_in, n_in, s_pad, n_pad)
     rms_in = S.interval(np.sqrt(s_in.sum() / n_in.sum()), np.sqrt((C @ s_in) / (C @ n_in)))
     rms_pad = S.interval(np.sqrt(s_pad.sum() / n_pad.sum()), np.sqrt((C @ s_pad) / (C @ n_pad)))
-    u_in = np.sqrt(np.einsum("itu,it->u", d2, m_in.astype(float)) / m_in.sum())
-    u_pad = np.sqrt(np.einsum("itu,it->u", d2, m_pad.astype(float)) / m_pad.sum())
+    u_in = np.sqrt(np.einsum("itu,it->u", d2, m_in, dtype=np.float64) / m_in.sum())
+    u_pad = np.sqrt(np.einsum("itu,it->u", d2, m_pad, dtype=np.float64) / m_pad.sum())
     del d, d2
     with np.errstate(divide="ignore", invalid="ignore"):
         u_ratio = u_in / u_pad

@@ -141,7 +141,9 @@ def relaxation_deviation(x: np.ndarray, lengths: np.ndarray, n_offsets: int) -> 
     t = (lengths[:, None] - 1) + k
     valid = t < T
     g = np.take_along_axis(x, np.minimum(t, T - 1)[:, :, None], axis=1)
-    dev = np.abs(g - x[:, -1:, :]) * valid[:, :, None]
+    g -= x[:, -1:, :]
+    dev = np.abs(g, out=g)
+    dev *= valid[:, :, None]
     return dev, valid
 
 

@@ -23,7 +23,6 @@ stderr and a non-zero exit status (2 for usage errors, 1 otherwise).
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import shutil
@@ -155,7 +154,6 @@ def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, s
     trained = stages.run(f"{fw}: analysis", analyze, traj, n_main=n, seed=seed, n_boot=n_boot)
     units = (traj.n_units, traj.n_steps)
     del traj
-    gc.collect()
     null = K.untrained(fw, model.input_vocab, model.output_vocab, seed)
     ntraj, nsecs = stages.run(
         f"{fw}: capture untrained", K.capture_encoder, fw, null, strings, states=("h",), progress=progress
@@ -164,7 +162,6 @@ def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, s
         f"{fw}: analysis untrained", analyze, ntraj, n_main=n, seed=seed, n_boot=n_boot, states=("h",)
     )
     del ntraj, null, model
-    gc.collect()
     return {
         "accuracy": acc,
         "outputs": outs,

@@ -1,0 +1,298 @@
+"""End-to-end checks of the date study (``python -m examples.dates``).
+
+One small run (n=40, both frameworks, the shipped weights) into a temporary
+folder; its ``summary.json`` is checked against numbers recomputed here from
+an independent capture (the full translator through ``rnndyn.capture``, not
+the study's encoder sub-model) with brute-force numpy and ``rnndyn.physics``.
+The command line's error paths run as subprocesses.
+
+The shipped weights must exist (``examples/dates/weights``, committed by the
+training helper); without them these tests fail and say how to make them.
+``RNNDYN_DATES_WEIGHTS`` points at another weights folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+pytest.importorskip("babel")
+pytest.importorskip("faker")
+
+import rnndyn  # noqa: E402
+from examples.dates import data as D  # noqa: E402
+from examples.dates import models as M  # noqa: E402
+from examples.dates import study  # noqa: E402
+from examples.dates._study_analysis import random_units  # noqa: E402
+from rnndyn import physics  # noqa: E402
+
+N = 40
+WEIGHTS = Path(os.environ.get("RNNDYN_DATES_WEIGHTS", M.DEFAULT_WEIGHTS_DIR))
+FIGURES = [
+    "fig2_heatmap", "fig3_random_units_value", "fig3_random_units_delta", "fig4_lengths",
+    "fig5_random_units_curves", "fig6_area_distribution", "fig7_top5_curves", "fig8_most_dynamic_unit",
+    "fig9_directions_h", "fig10_aligned_boundary", "fig11_relaxation", "fig12_relaxation_times",
+    "fig13_msd_loglog", "fig14_msd_exponents", "fig15_vacf", "fig16_diffusion", "fig17_directions_c",
+]  # fmt: skip
+TABLES = [
+    "models", "examples", "headline", "lengths_describe", "area_describe", "top5_units",
+    "input_vs_padding", "relaxation", "msd_exponents", "diffusion", "units_keras", "units_torch",
+]  # fmt: skip
+
+
+def _need_weights() -> None:
+    missing = [
+        f
+        for f in (M.KERAS_FILE, M.TORCH_FILE, M.INPUT_VOCAB_FILE, M.OUTPUT_VOCAB_FILE)
+        if not (WEIGHTS / f).is_file()
+    ]
+    if missing:
+        pytest.fail(
+            f"the shipped date-translator weights are missing in {WEIGHTS} ({', '.join(missing)}); "
+            "create them with `python -m examples.dates.train --framework both` (or set "
+            "RNNDYN_DATES_WEIGHTS to a weights folder)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    _need_weights()
+    out = tmp_path_factory.mktemp("dates") / "report"
+    path = study.run_study(framework="both", n=N, out=out, progress=False, weights=WEIGHTS)
+    assert path == out
+    return out
+
+
+@pytest.fixture(scope="module")
+def summary(report) -> dict:
+    return json.loads((report / "summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def strings() -> list[str]:
+    return [h for h, _ in D.generate(N, D.VAL_SEED)]
+
+
+def _independent_h(fw: str, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Encoder outputs (n, 50, 512) [forward | backward] from the FULL model, float64."""
+    model = M.load_keras(WEIGHTS) if fw == "keras" else M.load_torch(WEIGHTS)
+    x = D.encode_inputs(strings, model.input_vocab)
+    L = D.input_lengths(strings)
+    traj = rnndyn.capture(model, x, layer="encoder", state="h", lengths=L, batch_size=16, progress=False)
+    u = traj.units
+    order = np.lexsort((u["index"].to_numpy(), (u["direction"] == "backward").to_numpy()))
+    return np.asarray(traj.states, dtype=np.float64)[:, :, order], L
+
+
+@pytest.fixture(scope="module")
+def captures(strings) -> dict:
+    _need_weights()
+    return {fw: _independent_h(fw, strings) for fw in ("keras", "torch")}
+
+
+# ------------------------------------------------------------------ the files
+def test_every_file_is_written(report):
+    names = {p.name for p in report.iterdir()}
+    expected = {"index.html", "summary.json"} | {f"{f}.png" for f in FIGURES} | {f"{t}.csv" for t in TABLES}
+    assert expected <= names, sorted(expected - names)
+    assert not [p for p in report.parent.iterdir() if p.name.startswith(".report")]  # no temp left
+
+
+def test_index_is_self_contained(report):
+    html = (report / "index.html").read_text(encoding="utf-8")
+    pngs = len(list(report.glob("*.png")))
+    assert html.count('src="data:image/png;base64,') == pngs == len(FIGURES)
+    assert not re.search(r'src="(?!data:)', html)  # nothing loaded from outside
+    for heading in ("Findings", "1. The notebook, figure by figure", "2. Beyond the notebook"):
+        assert heading in html
+
+
+def test_random_units_are_the_notebooks(summary):
+    assert random_units() == [405, 496, 432, 47, 121]
+    for fw in ("keras", "torch"):
+        assert summary[fw]["trained"]["notebook"]["random_units"] == [405, 496, 432, 47, 121]
+
+
+# -------------------------------------------------- numbers vs a recomputation
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_area_and_top_units_match_brute_force(fw, summary, captures):
+    h, _ = captures[fw]
+    area = np.zeros(512)
+    for i in range(h.shape[0]):  # sum over steps of mean over strings of |delta|
+        area += np.abs(np.diff(h[i], axis=0)).sum(axis=0)
+    area /= h.shape[0]
+    desc = summary[fw]["trained"]["notebook"]["area_describe"]
+    for key, q in (("50%", 50), ("75%", 75), ("90%", 90), ("95%", 95), ("99%", 99)):
+        assert desc[key]["estimate"] == pytest.approx(np.percentile(area, q), rel=1e-4)
+        assert desc[key]["low"] <= desc[key]["estimate"] <= desc[key]["high"]
+    assert desc["mean"]["estimate"] == pytest.approx(area.mean(), rel=1e-4)
+    assert desc["max"]["estimate"] == pytest.approx(area.max(), rel=1e-4)
+    top = summary[fw]["trained"]["notebook"]["top5_units"]
+    assert np.allclose(area[top], np.sort(area)[::-1][:5], rtol=1e-4)
+    share = np.sort(area)[::-1][:52].sum() / area.sum()  # top 10% = ceil(51.2) units
+    assert summary[fw]["trained"]["notebook"]["share_top10pct"]["estimate"] == pytest.approx(share, rel=1e-4)
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_rms_ratio_matches_brute_force(fw, summary, captures):
+    h, L = captures[fw]
+    sums = {"input": 0.0, "padding": 0.0}
+    counts = {"input": 0, "padding": 0}
+    for i in range(h.shape[0]):
+        d = np.diff(h[i], axis=0)
+        for t in range(d.shape[0]):
+            for cols, is_input in ((slice(0, 256), t + 1 < L[i]), (slice(256, 512), t < L[i])):
+                k = "input" if is_input else "padding"
+                sums[k] += float((d[t, cols] ** 2).sum())
+                counts[k] += 256
+    ratio = np.sqrt(sums["input"] / counts["input"]) / np.sqrt(sums["padding"] / counts["padding"])
+    got = summary[fw]["trained"]["notebook"]["rms_ratio_input_over_padding"]
+    assert got["estimate"] == pytest.approx(ratio, rel=1e-4)
+    assert got["low"] < got["estimate"] < got["high"]
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_msd_exponents_and_relaxation_match_rnndyn_physics(fw, summary, captures):
+    h, L = captures[fw]
+    groups = summary[fw]["trained"]["groups"]["h"]
+    fwd = rnndyn.Trajectories(h[:, :, :256], L)
+    bwd_units = {"layer": "encoder", "state": "h", "direction": "backward", "index": np.arange(256)}
+    bwd = rnndyn.Trajectories(h[:, :, 256:], L, units=bwd_units).processing_order()
+    for name, traj in (("forward", fwd), ("backward", bwd)):
+        for region in ("input", "padding"):
+            got = groups[name]["msd"][region]
+            lo, hi = got["window"]
+            alpha = physics.msd_exponent(traj, lags=(lo, hi), region=region)
+            assert got["alpha_median"]["estimate"] == pytest.approx(np.median(alpha), abs=1e-3)
+            regimes = physics.classify_regime(alpha)
+            assert got["regime_counts"]["ballistic"] == pytest.approx(np.sum(regimes == "ballistic"), abs=2)
+            d_e = physics.diffusion_coefficient(traj, method="einstein", lags=(lo, hi), region=region)
+            d_gk = physics.diffusion_coefficient(traj, method="green-kubo", max_lag=hi - 1, region=region)
+            assert got["diffusion"]["einstein_median"] == pytest.approx(np.median(d_e), rel=1e-3)
+            assert got["diffusion"]["green_kubo_median"] == pytest.approx(np.median(d_gk), rel=1e-3)
+    rel = groups["forward"]["relaxation"]
+    start, stop = rel["window"]
+    res = physics.relaxation_time(
+        fwd, target="final", start=start, stop=stop, min_sequences=rel["min_strings"]
+    )
+    good = (res["r2"] >= 0.9) & (res["tau"] > 0) & np.isfinite(res["tau"])
+    assert rel["fraction_good_fit"]["estimate"] == pytest.approx(good.mean(), abs=1e-9)
+    if good.any():
+        assert rel["tau_median_good_fits"]["estimate"] == pytest.approx(res["tau"][good].median(), rel=1e-3)
+
+
+def test_lengths_accuracy_and_examples(summary, strings):
+    L = np.array([len(s) for s in strings])
+    assert summary["lengths"]["50%"] == pytest.approx(np.median(L))
+    assert summary["lengths"]["max"] == L.max()
+    targets = [iso for _, iso in D.generate(N, D.VAL_SEED)]
+    for fw in ("keras", "torch"):
+        model = M.load_keras(WEIGHTS) if fw == "keras" else M.load_torch(WEIGHTS)
+        out = M.translate(model, strings)
+        acc = np.mean([a == b for a, b in zip(out, targets, strict=True)])
+        assert summary[fw]["accuracy"]["recomputed_exact_match"] == pytest.approx(acc)
+        ex = summary[fw]["examples"]
+        assert [e["input"] for e in ex] == list(study.NOTEBOOK["examples"])
+        assert [e["output"] for e in ex] == M.translate(model, [e["input"] for e in ex])
+
+
+# --------------------------------------------------------------- error paths
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "examples.dates", "--quiet", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "error" in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--n", "0"], "--n"),
+        (["--n", "10001"], "--n"),
+        (["--n", "many"], "--n"),
+        (["--framework", "jax"], "jax"),
+        (["--seed", "-3"], "--seed"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path, args, words):
+    out = tmp_path / "rep"
+    proc = _cli(*args, "--out", str(out))
+    assert proc.returncode == 2
+    assert words in _one_line_error(proc)
+    assert not out.exists()
+
+
+def test_unwritable_or_unsuitable_out(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    proc = _cli("--out", str(blocker / "rep"))
+    assert proc.returncode == 2 and "not a folder" in _one_line_error(proc)
+    other = tmp_path / "someone_elses"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    proc = _cli("--out", str(other))
+    assert proc.returncode == 2 and "not a study report" in _one_line_error(proc)
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_missing_weights(tmp_path):
+    out = tmp_path / "rep"
+    proc = _cli("--weights", str(tmp_path / "nothing_here"), "--out", str(out))
+    assert proc.returncode == 1
+    assert "--train" in _one_line_error(proc)
+    assert not out.exists()
+
+
+def test_corrupted_torch_weights(tmp_path):
+    _need_weights()
+    w = tmp_path / "w"
+    w.mkdir()
+    for f in (M.INPUT_VOCAB_FILE, M.OUTPUT_VOCAB_FILE, M.KERAS_FILE):
+        shutil.copy(WEIGHTS / f, w / f)
+    (w / M.TORCH_FILE).write_bytes(b"\x00not a safetensors file" * 10)
+    out = tmp_path / "rep"
+    proc = _cli("--framework", "torch", "--weights", str(w), "--out", str(out))
+    assert proc.returncode == 1
+    assert "--train" in _one_line_error(proc)
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["w"]
+
+
+def test_corrupted_keras_weights_in_process(tmp_path, report):
+    w = tmp_path / "w"
+    w.mkdir()
+    for f in (M.INPUT_VOCAB_FILE, M.OUTPUT_VOCAB_FILE, M.TORCH_FILE):
+        shutil.copy(WEIGHTS / f, w / f)
+    (w / M.KERAS_FILE).write_bytes(b"PK\x03\x04 truncated zip")
+    out = tmp_path / "rep"
+    with pytest.raises(M.WeightsError, match="--train"):
+        study.run_study(framework="keras", n=3, out=out, weights=w, progress=False)
+    assert not out.exists()
+    with pytest.raises(study.StudyError, match="--n"):
+        study.run_study(n=0, out=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
