@@ -12,7 +12,7 @@ it times
 * ``c+gates``: capture of ``c, i, f, g, o`` (streamed the same way);
 * ``cell loop``: what one writes without rnndyn to get ``c``: two
   ``nn.LSTMCell`` copies stepped in Python over the whole batch, ``h`` and
-  ``c`` stacked (timed on up to 1,000 sequences, scaled linearly);
+  ``c`` stacked (timed on up to 500 sequences, scaled linearly);
 * ``one at a time``: ``model(x[i:i+1])`` per sequence, as the founding
   notebook did (timed on a subsample, scaled linearly).
 
@@ -152,7 +152,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = Encoder().to(device).eval()
     bs = args.batch_size
-    sub = args.subsample or (20 if args.quick else 100)
+    sub = args.subsample or (20 if args.quick else 50)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     print(
@@ -190,7 +190,7 @@ def measure(model, x, bs, device, keep, repeats, sub) -> None:
     for _ in range(repeats):
         for k, fn in jobs.items():
             best[k] = min(best[k], _timed(fn, device))
-    m = min(n, 1000)
+    m = min(n, 500)
     best["cell loop (h, c)"] = _timed(partial(cell_loop, model, x[:m], bs, device), device) * n / m
     k = min(n, sub)
     best["one at a time (h)"] = _timed(partial(one_at_a_time, model, x[:k], device), device) * n / k
