@@ -117,9 +117,17 @@ def _destinations(out: Slots, B: int, T: int, H: int, like: Tensor) -> dict[str,
     return {s: like.new_empty(B, T, H) if v is None else v for s, v in out.items()}
 
 
-def _lstm_weights(w: Weights) -> tuple[Tensor, Tensor | None]:
-    """``[W_ih | W_hh]^T`` (one matmul for input and state) and ``b_ih + b_hh``."""
-    return torch.cat([w["w_ih"], w["w_hh"]], dim=1).t(), _sum_bias(w["b_ih"], w["b_hh"])
+def _lstm_weights(w: Weights, gates: list[str]) -> tuple[Tensor, Tensor | None]:
+    """``[W_ih | W_hh]^T`` (one matmul for input and state) and ``b_ih + b_hh``, restricted
+    to the rows of ``gates`` (a gate nobody needs costs nothing)."""
+    H = w["w_hh"].shape[0] // 4
+    rows = [LSTM_GATES.index(g) for g in gates]
+    W = torch.cat([w["w_ih"], w["w_hh"]], dim=1)
+    bias = _sum_bias(w["b_ih"], w["b_hh"])
+    if len(rows) < 4:
+        W = torch.cat([W[k * H : (k + 1) * H] for k in rows])
+        bias = None if bias is None else torch.cat([bias[k * H : (k + 1) * H] for k in rows])
+    return W.t(), bias
 
 
 def _lstm_chunk(
@@ -127,20 +135,19 @@ def _lstm_chunk(
     w_t: Tensor,
     bias: Tensor | None,
     pre: Tensor,
-    need: set[str],
+    gates: list[str],
     dst: Mapping[str, Tensor],
 ) -> dict[str, Tensor]:
     """Gates of one chunk. ``xh`` is ``(n, T, I + P)``: each step's input and the state it
-    read; ``pre`` the ``(n * T, 4H)`` workspace; gates not in ``dst`` stay in ``pre``."""
+    read; ``pre`` the ``(n * T, len(gates) * H)`` workspace, with the columns of ``gates``
+    in that order; gates not in ``dst`` stay in ``pre``."""
     n, T = xh.shape[0], xh.shape[1]
     _linear(xh.view(n * T, -1), w_t, bias, pre)
-    H = pre.shape[1] // 4
-    pre3 = pre.view(n, T, 4 * H)
+    H = pre.shape[1] // len(gates)
+    pre3 = pre.view(n, T, len(gates) * H)
     got: dict[str, Tensor] = {}
-    for k, name in enumerate(LSTM_GATES):
-        if name not in need:
-            continue
-        src = pre3[:, :, k * H : (k + 1) * H]
+    for j, name in enumerate(gates):
+        src = pre3[:, :, j * H : (j + 1) * H]
         d = dst.get(name, src)
         (torch.tanh if name == "g" else torch.sigmoid)(src, out=d)
         got[name] = d
@@ -158,17 +165,18 @@ def lstm_gates(x: Tensor, h_prev: Tensor, weights: Weights, *, out: Slots) -> di
     B, T, n_in = x.shape
     H = weights["w_hh"].shape[0] // 4
     dst = _destinations(out, B, T, H, h_prev)
-    cs = _chunk(B, T, 4 * H, h_prev)
-    pre = h_prev.new_empty(cs * T, 4 * H)
+    gates = [g for g in LSTM_GATES if g in dst]
+    cs = _chunk(B, T, len(gates) * H, h_prev)
+    pre = h_prev.new_empty(cs * T, len(gates) * H)
     xh = h_prev.new_empty(cs, T, n_in + h_prev.shape[2])
-    w_t, bias = _lstm_weights(weights)
+    w_t, bias = _lstm_weights(weights, gates)
     for b0 in range(0, B, cs):
         b1 = min(B, b0 + cs)
         n = b1 - b0
         xh[:n, :, :n_in] = x[b0:b1]
         xh[:n, :, n_in:] = h_prev[b0:b1]
         sub = {s: v[b0:b1] for s, v in dst.items()}
-        _lstm_chunk(xh[:n], w_t, bias, pre[: n * T], set(dst), sub)
+        _lstm_chunk(xh[:n], w_t, bias, pre[: n * T], gates, sub)
     return dst
 
 
@@ -231,13 +239,14 @@ def lstm_direction(
     dst = _destinations(out, B, T, H, h)
     want_c = "c" in dst
     need = set(dst) | ({"i", "f", "g"} if want_c else set())
+    gates = [g for g in LSTM_GATES if g in need]
     keep = dict(dst)
     if want_c and "f" not in keep:  # the recurrence runs after the chunks: keep f
         keep["f"] = h.new_empty(B, T, H)
-    cs = _chunk(B, T, 4 * H, h)
-    pre = h.new_empty(cs * T, 4 * H)
+    cs = _chunk(B, T, len(gates) * H, h)
+    pre = h.new_empty(cs * T, len(gates) * H)
     xh = h.new_empty(cs, T, n_in + P)
-    w_t, bias = _lstm_weights(weights)
+    w_t, bias = _lstm_weights(weights, gates)
     h0, c0 = h0.to(h.dtype), c0.to(h.dtype)
     for b0 in range(0, B, cs):
         b1 = min(B, b0 + cs)
@@ -246,7 +255,7 @@ def lstm_direction(
         xh[:n, :, :n_in] = x[b0:b1]
         _fill_previous(xh[:n, :, n_in:], h[b0:b1], h0[b0:b1], reverse, ln)
         sub = {s: v[b0:b1] for s, v in keep.items()}
-        got = _lstm_chunk(xh[:n], w_t, bias, pre[: n * T], need, sub)
+        got = _lstm_chunk(xh[:n], w_t, bias, pre[: n * T], gates, sub)
         if want_c:
             torch.mul(got["i"], got["g"], out=sub["c"])
     if want_c:

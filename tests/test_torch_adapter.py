@@ -428,3 +428,28 @@ def test_chunked_computation_equals_one_chunk(cls, monkeypatch):
     monkeypatch.setattr(_gates, "CHUNK_BYTES", 3 * 5 * 24 * 4)  # uneven chunks of 3
     _, uneven = _capture_all(model, data)
     np.testing.assert_allclose(np.asarray(uneven.states), np.asarray(whole.states), atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_any_subset_of_states_equals_the_full_capture(cls):
+    """Only the gates asked for are computed; each subset must match the full set."""
+    torch.manual_seed(12)
+    kw = {"proj_size": 3} if cls is nn.LSTM else {}
+    module = cls(3, 5, num_layers=2, bidirectional=True, batch_first=True, **kw)
+    x = torch.randn(4, 6, 3)
+    packed = pack_padded_sequence(x, torch.tensor([6, 2, 5, 1]), batch_first=True, enforce_sorted=False)
+    for data in (x, packed):
+        _, full = _capture_all(module, data)
+        adapter = TorchAdapter(module)
+        states = STATES[cls]
+        subsets = [[s] for s in states] + [["c", "o"], ["g", "i"], ["f", "c"]] * (cls is nn.LSTM)
+        for layer in (f"{cls.__name__.lower()}.l0", cls.__name__.lower()):
+            for subset in subsets:
+                (got,) = adapter.capture([Batch(data, None, 0)], [(layer, s) for s in subset])
+                for s in subset:
+                    np.testing.assert_allclose(
+                        got.select(state=s).states,
+                        full.select(layer=layer, state=s).states,
+                        atol=1e-6,
+                        err_msg=f"{layer}/{s} from {subset}",
+                    )
