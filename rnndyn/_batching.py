@@ -356,6 +356,10 @@ def resolve_targets(layers: Sequence[LayerInfo], layer: Any, state: Any) -> list
                 "The adapter found no recurrent layer in this model; rnndyn captures the "
                 f"states of recurrent layers (LSTM, GRU, simple RNN). See {DOCS}."
             )
+        # one stacked module listed with its layers ("rnn", "rnn.l0", "rnn.l1"): its name
+        tops = [i for i in layers if all(j is i or j.name.startswith(i.name + ".") for j in layers)]
+        if len(layers) > 1 and len(tops) == 1:
+            layers = tops
         if len(layers) > 1:
             raise PluginError(
                 f"The model has {len(layers)} recurrent layers; pass layer= one of their names "

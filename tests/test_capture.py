@@ -523,3 +523,18 @@ def test_iter_capture_streams_and_closes_early():
     assert m.events[-1] == ("closed",) and len(batches_seen(m)) == 1
     with pytest.raises(PluginError, match="Unknown layer"):  # validated before the first batch
         iter_capture(m, x, layer="nope")
+
+
+def test_layer_none_picks_the_one_stacked_module() -> None:
+    from rnndyn._batching import resolve_targets
+    from rnndyn.adapter import LayerInfo
+
+    infos = [
+        LayerInfo("rnn", "LSTM", ("h", "c"), ("forward",), 4),
+        LayerInfo("rnn.l0", "LSTM", ("h", "c"), ("forward",), 4),
+        LayerInfo("rnn.l1", "LSTM", ("h", "c"), ("forward",), 4),
+    ]
+    assert resolve_targets(infos, None, "c") == [("rnn", "c")]
+    two = infos + [LayerInfo("other", "GRU", ("h",), ("forward",), 3)]
+    with pytest.raises(PluginError, match="4 recurrent layers"):
+        resolve_targets(two, None, "h")
