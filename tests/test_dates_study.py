@@ -296,3 +296,53 @@ def test_corrupted_keras_weights_in_process(tmp_path, report):
     with pytest.raises(study.StudyError, match="--n"):
         study.run_study(n=0, out=out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
+def test_train_flag_trains_into_a_temporary_folder(tmp_path, monkeypatch, report):
+    """--train runs examples.dates.train into a temporary folder, uses it, then removes it."""
+    from examples.dates import train
+
+    seen: list[list[str]] = []
+
+    def fake_train(argv):  # stands in for 20 minutes of training: copies trained weights
+        seen.append(list(argv))
+        dest = Path(argv[argv.index("--out") + 1])
+        for f in (M.INPUT_VOCAB_FILE, M.OUTPUT_VOCAB_FILE, M.TORCH_FILE):
+            shutil.copy(WEIGHTS / f, dest / f)
+        return 0
+
+    monkeypatch.setattr(train, "main", fake_train)
+    out = study.run_study(framework="torch", n=4, out=tmp_path / "rep", train=True, seed=3, progress=False)
+    assert seen and seen[0][:2] == ["--framework", "torch"] and seen[0][-2:] == ["--seed", "3"]
+    assert not Path(seen[0][seen[0].index("--out") + 1]).exists()
+    got = json.loads((out / "summary.json").read_text())
+    assert got["settings"]["weights"] == "retrained (--train)" and got["settings"]["frameworks"] == ["torch"]
+
+
+def test_documented_command_lines_parse():
+    """Every `python -m examples.dates ...` line in docs/dates.md is accepted by the parser."""
+    import shlex
+
+    text = (ROOT / "docs" / "dates.md").read_text()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("python -m examples.dates ")]
+    lines += ["python -m examples.dates"]
+    parser = study.build_parser()
+    for ln in lines:
+        args = parser.parse_args(shlex.split(ln.split("#")[0])[3:])
+        assert args.framework in ("keras", "torch", "both")
+
+
+def test_documented_python_compiles():
+    """The Python blocks of docs/dates.md compile and import only names that exist."""
+    import ast
+    import importlib
+
+    text = (ROOT / "docs" / "dates.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks
+    for code in blocks:
+        tree = ast.parse(code)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                mod = importlib.import_module(node.module)
+                assert all(hasattr(mod, a.name) for a in node.names)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnndyn.physics import classify_regime
+
 __all__ = ["fmt", "ci", "findings", "headline"]
+
+#: What each MSD regime says about a unit's motion.
+MEANING = {
+    "ballistic": "a smooth, persistent drift",
+    "super-diffusive": "a persistent drift",
+    "diffusive": "random-walk-like",
+    "sub-diffusive": "confined, the MSD levels off",
+    "arrested": "a plateau, the state has settled",
+    "undetermined": "no fit",
+}
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -140,13 +152,17 @@ def findings(results: dict) -> tuple[list[str], dict[str, Any]]:
             c = a[(d, r)]["regime_counts"]
             return ", ".join(f"{k} {n}" for k, n in c.items() if n)
 
+        def named(d: str, r: str, a: dict = a) -> str:
+            m = a[(d, r)]["alpha_median"]
+            regime = str(classify_regime(m["estimate"]))
+            return f"{d} {ci(m)} ({regime}: {MEANING[regime]})"
+
         bullets.append(
-            f"[{fw}] 'Pads act like weak Brownian noise': {v['padding_is_brownian']}. Median MSD "
-            f"exponent over padding steps: forward {ci(a[('forward', 'padding')]['alpha_median'])}, "
-            f"backward {ci(a[('backward', 'padding')]['alpha_median'])} (1 = Brownian, 2 = ballistic); "
-            f"over input steps: forward {ci(a[('forward', 'input')]['alpha_median'])}, backward "
-            f"{ci(a[('backward', 'input')]['alpha_median'])}. Regimes, forward padding: "
-            f"{regimes('forward', 'padding')}; forward input: {regimes('forward', 'input')}."
+            f"[{fw}] 'Pads act like weak Brownian noise' (MSD exponent 1): {v['padding_is_brownian']}. "
+            f"Median MSD exponent over padding steps: {named('forward', 'padding')}; "
+            f"{named('backward', 'padding')}. Over input steps: {named('forward', 'input')}; "
+            f"{named('backward', 'input')}. Units per regime, forward padding: "
+            f"{regimes('forward', 'padding')}; backward padding: {regimes('backward', 'padding')}."
         )
         verdicts[fw] = v
     if len(results) == 2:

@@ -36,7 +36,7 @@ from typing import Any
 from . import data as D
 from . import models as M
 
-__all__ = ["StudyError", "run_study", "main", "NOTEBOOK", "N_MAX"]
+__all__ = ["StudyError", "run_study", "main", "build_parser", "NOTEBOOK", "N_MAX"]
 
 #: Largest ``--n`` (strings captured per framework).
 N_MAX = 10_000
@@ -311,8 +311,8 @@ def _seed(text: str) -> int:
     return v
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m examples.dates [--framework F] [--n N] [--out DIR] [--train] [--seed S]``."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main` (usage errors: one line on stderr, exit status 2)."""
     p = _Parser(
         prog="python -m examples.dates",
         description="Reproduce and extend the founding RNN-dynamics study on the date translators.",
@@ -324,6 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=_seed, default=0, help="bootstrap, null-model and training seed (0)")
     p.add_argument("--weights", default=None, help="weights folder (default: the shipped one)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m examples.dates [--framework F] [--n N] [--out DIR] [--train] [--seed S]``."""
+    p = build_parser()
     args = p.parse_args(argv)
     from rnndyn.errors import RnndynError
 
