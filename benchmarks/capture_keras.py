@@ -15,9 +15,12 @@ backend, batch size 256 for everything batched. Prints three ratios:
 traces it; a model's first capture builds and traces its capture graph, which
 later captures of the same layers reuse); "warm" timings are the best of three
 interleaved later runs. Everything goes through ``rnndyn.capture``, so the
-core's batching and joining of the batches are counted.
+core's batching and joining of the batches are counted; one more row times
+the same capture through ``rnndyn.iter_capture`` (the batches left unjoined),
+to show what joining them costs. Each row also gives the CPU time of the
+process (all threads), steadier than wall time on a shared machine.
 
-Run: ``python benchmarks/capture_keras.py`` (about 2 min on a 2-core CPU).
+Run: ``python benchmarks/capture_keras.py`` (about 1 min on a 2-core CPU).
 """
 
 from __future__ import annotations
@@ -56,9 +59,23 @@ def data(seed=0):
 
 
 def timed(fn):
-    t = time.perf_counter()
+    """(wall seconds, CPU seconds of the process, result)."""
+    t, c = time.perf_counter(), os.times()
     out = fn()
-    return time.perf_counter() - t, out
+    c2 = os.times()
+    return time.perf_counter() - t, c2.user + c2.system - c.user - c.system, out
+
+
+def final_c(model, x):
+    """The forward LSTM's cell state after the last step, from Keras itself."""
+    import keras
+
+    fw = model.get_layer("encoder").forward_layer
+    inp = keras.Input((STEPS, VOCAB))
+    twin = keras.layers.LSTM(UNITS, return_state=True)
+    _, _, c = twin(inp)
+    twin.set_weights(fw.get_weights())
+    return keras.Model(inp, c).predict(np.eye(VOCAB, dtype="float32")[x], verbose=0)
 
 
 def main() -> None:
@@ -81,45 +98,69 @@ def main() -> None:
             model, x, layer="encoder", state=states, lengths=lengths, batch_size=BATCH, progress=False
         )
 
+    def unjoined(model, states):
+        from rnndyn.capture import iter_capture
+
+        parts = iter_capture(
+            model, x, layer="encoder", state=states, lengths=lengths, batch_size=BATCH, progress=False
+        )
+        return [p.n_sequences for p in parts]
+
     gates = ["c", "i", "f", "g", "o"]
-    rows = {}
+    rows: dict[str, tuple[float, float]] = {}
     model = build_encoder()
-    rows["predict, cold"], ref = timed(lambda: predict(model))
-    rows["capture h, cold"], traj = timed(lambda: capture(model, "h"))
-    rows["capture c+gates, cold"], full = timed(lambda: capture(model, gates))
-    warm: dict[str, list[float]] = {"predict": [], "capture h": [], "capture c+gates": []}
+    *rows["predict, cold"], ref = timed(lambda: predict(model))
+    *rows["capture h, cold"], traj = timed(lambda: capture(model, "h"))
+    *rows["capture c+gates, cold"], full = timed(lambda: capture(model, gates))
+    warm: dict[str, list[tuple[float, float]]] = {"predict": [], "capture h": [], "capture c+gates": []}
     for _ in range(REPEATS):  # interleaved, best of REPEATS: the machine is shared
-        warm["predict"].append(timed(lambda: predict(model))[0])
-        warm["capture h"].append(timed(lambda: capture(model, "h"))[0])
-        warm["capture c+gates"].append(timed(lambda: capture(model, gates))[0])
+        warm["predict"].append(timed(lambda: predict(model))[:2])
+        warm["capture h"].append(timed(lambda: capture(model, "h"))[:2])
+        warm["capture c+gates"].append(timed(lambda: capture(model, gates))[:2])
+    # the same, each batch dropped once captured: what joining the batches costs
+    unjoined_runs = [timed(lambda: unjoined(model, gates))[:2] for _ in range(REPEATS)]
+    warm["capture c+gates, batches not joined"] = unjoined_runs
     for k, v in warm.items():
-        rows[f"{k}, warm (best of {REPEATS})"] = min(v)
+        rows[f"{k}, warm (best of {REPEATS})"] = (min(w for w, _ in v), min(c for _, c in v))
 
     # the founding notebook: a sub-model, predict called one string at a time
     loop_model = build_encoder()
     loop_model.predict(x[:1], verbose=0)  # its first call traces; not counted
-    t_loop, _ = timed(lambda: [loop_model.predict(x[i : i + 1], verbose=0) for i in range(LOOP)])
-    loop = rows[f"one string at a time ({LOOP} timed, x{N // LOOP})"] = t_loop * N / LOOP
+    t_loop, c_loop, _ = timed(lambda: [loop_model.predict(x[i : i + 1], verbose=0) for i in range(LOOP)])
+    loop = t_loop * N / LOOP
+    rows[f"one string at a time ({LOOP} timed, x{N // LOOP})"] = (loop, c_loop * N / LOOP)
 
     fw = traj.select(direction="forward").states
     bw = traj.select(direction="backward").states
     err = np.abs(np.concatenate([fw, bw], -1) - ref).max()
     assert err < 1e-5, f"captured h differs from predict by {err}"
     assert full.shape == (N, STEPS, 2 * UNITS * len(gates))
+    c_last = full.select(state="c", direction="forward").states[:64, -1]
+    err = np.abs(c_last - final_c(model, x[:64])).max()
+    assert err < 1e-4, f"captured c differs from Keras' final cell state by {err}"
 
-    for k, v in rows.items():
-        print(f"  {k:<44s} {v:8.2f} s   {N / v:8.0f} sequences/s")
-    p_cold, p_warm = rows["predict, cold"], rows[f"predict, warm (best of {REPEATS})"]
-    h_cold, h_warm = rows["capture h, cold"], rows[f"capture h, warm (best of {REPEATS})"]
-    g_cold, g_warm = rows["capture c+gates, cold"], rows[f"capture c+gates, warm (best of {REPEATS})"]
+    print(f"  {'':<54s} {'wall':>8s}   {'CPU':>7s}   {'sequences/s (wall)':>18s}")
+    for k, (w, c) in rows.items():
+        print(f"  {k:<54s} {w:8.2f} s {c:7.2f} s   {N / w:18.0f}")
+    p_cold = rows["predict, cold"][0]
+    p_warm, p_cpu = rows[f"predict, warm (best of {REPEATS})"]
+    h_cold = rows["capture h, cold"][0]
+    h_warm, h_cpu = rows[f"capture h, warm (best of {REPEATS})"]
+    g_cold = rows["capture c+gates, cold"][0]
+    g_warm, g_cpu = rows[f"capture c+gates, warm (best of {REPEATS})"]
     print("ratios (targets in brackets):")
     print(
         f"  capture h / predict             cold {h_cold / p_cold:5.2f}   warm {h_warm / p_warm:5.2f}"
-        "   [<= 1.15]"
+        f"   warm CPU {h_cpu / p_cpu:5.2f}   [<= 1.15]"
     )
     print(
         f"  capture c+gates / predict       cold {g_cold / p_cold:5.2f}   warm {g_warm / p_warm:5.2f}"
-        "   [<= 2]"
+        f"   warm CPU {g_cpu / p_cpu:5.2f}   [<= 2]"
+    )
+    u_warm = rows[f"capture c+gates, batches not joined, warm (best of {REPEATS})"][0]
+    print(
+        f"  c+gates, batches not joined / predict        warm {u_warm / p_warm:5.2f}"
+        f"   (joining the batches: {g_warm - u_warm:.2f} s)"
     )
     print(
         f"  one-at-a-time loop / capture h  cold {loop / h_cold:5.0f}   warm {loop / h_warm:5.0f}   [>= 50]"

@@ -1,14 +1,17 @@
 """Turning what a batch gave (:class:`~rnndyn_keras._graph.Raw`) into Trajectories.
 
-Per target layer and direction: the twin's ``h`` (masked steps held), then the
-requested ``c`` and gates from :mod:`rnndyn_keras._gates`, all flipped back to
-input order, checked against the mask and the user's lengths, and laid out
-along units in the order of the targets.
+Each target layer arrives as its columns, already in input order (see
+:mod:`rnndyn_keras._twins`); here they are checked against the mask and the
+user's lengths and laid out along units in the order of the targets. With
+one layer asked for (or several, each asked for in one run), the arrays the
+model returned become the result as they are: no copy.
+
+Keras skips masked steps and repeats its previous output there, which is
+0 before a direction's first real step; where the model passes initial states,
+``h`` and ``c`` hold them there instead (:func:`hold_initial`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,58 +20,11 @@ from rnndyn.adapter import Batch
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
 
-from . import _gates
 from ._graph import Raw
 from ._layers import Target
+from ._twins import columns_of
 
-__all__ = ["part_weights", "np_activation", "check_mask", "layer_states", "assemble"]
-
-
-def part_weights(target: Target) -> list[dict[str, Any]]:
-    import keras
-
-    out = []
-    for (_, sub), kind in zip(target.parts, target.kinds, strict=True):
-        cell = sub.cell
-        w: dict[str, Any] = {"kind": kind}
-        if kind in ("LSTM", "GRU"):
-            w["kernel"] = keras.ops.convert_to_numpy(cell.kernel)
-            w["recurrent_kernel"] = keras.ops.convert_to_numpy(cell.recurrent_kernel)
-            w["bias"] = None if cell.bias is None else keras.ops.convert_to_numpy(cell.bias)
-            w["activation"] = np_activation(cell.activation)
-            w["recurrent_activation"] = np_activation(cell.recurrent_activation)
-            w["reset_after"] = bool(getattr(cell, "reset_after", False))
-        out.append(w)
-    return out
-
-
-def np_activation(fn: Any) -> Any:
-    import keras
-
-    name = None
-    for candidate in (
-        "tanh",
-        "sigmoid",
-        "hard_sigmoid",
-        "relu",
-        "relu6",
-        "linear",
-        "softsign",
-        "softplus",
-        "exponential",
-        "silu",
-    ):
-        try:
-            if keras.activations.get(candidate) is fn:
-                name = candidate
-                break
-        except ValueError:  # pragma: no cover - older Keras without this name
-            continue
-
-    def on_backend(a: np.ndarray) -> np.ndarray:
-        return keras.ops.convert_to_numpy(fn(keras.ops.convert_to_tensor(a)))
-
-    return _gates.numpy_activation(name, on_backend)
+__all__ = ["check_mask", "hold_initial", "assemble"]
 
 
 def check_mask(mask: np.ndarray, name: str) -> np.ndarray:
@@ -94,67 +50,55 @@ def _inits(target: Target, raw: Raw) -> list[list[np.ndarray] | None]:
     return [raw.init[k * half : (k + 1) * half] for k in range(len(target.parts))]
 
 
-def layer_states(
-    target: Target,
-    raw: Raw,
-    dest: dict[tuple[str, str], np.ndarray],
-    weights: list[dict[str, Any]] | None,
-    work: dict,
-) -> None:
-    """Fill ``dest[(direction, state)]`` (arrays (batch, n_steps, units), input order)."""
-    for k, ((direction, sub), kind) in enumerate(zip(target.parts, target.kinds, strict=True)):
-        rev = bool(sub.go_backwards)
+def hold_initial(cols: np.ndarray, target: Target, states: tuple[str, ...], raw: Raw) -> np.ndarray:
+    """``cols`` with ``h`` and ``c`` at their initial state before each direction's first real step.
 
-        def flip(a: np.ndarray, rev: bool = rev) -> np.ndarray:
-            return a[:, ::-1] if rev else a
-
-        # everything below runs in the direction's processing order
-        out = {s: flip(v) for (d, s), v in dest.items() if d == direction}
-        h = np.asarray(raw.h[direction], dtype=np.float32)
-        valid = None if raw.mask is None else flip(raw.mask)
-        init = _inits(target, raw)[k]
-        zeros = np.zeros((h.shape[0], h.shape[2]), np.float32)
-        h0 = zeros if (init is None or kind == "RNN") else np.asarray(init[0], np.float32)
-        h = _gates.hold_masked(h, valid, h0)
-        if "h" in out:
-            out.pop("h")[...] = h
-        if not out:
-            continue
-        w = weights[k]  # type: ignore[index]
-        common = dict(
-            h0=h0,
-            valid=valid,
-            kernel=w["kernel"],
-            recurrent_kernel=w["recurrent_kernel"],
-            bias=w["bias"],
-            activation=w["activation"],
-            recurrent_activation=w["recurrent_activation"],
-            out=out,
-            work=work.setdefault((target.name, direction), {}),
-        )
-        x = flip(np.asarray(raw.x, dtype=np.float32))
-        if kind == "LSTM":
-            c0 = zeros if init is None else np.asarray(init[1], np.float32)
-            _gates.lstm_states(x, h, c0=c0, **common)
+    Only masked layers given initial states change (a copy; ``cols`` may be
+    read-only); the mask is right padding (:func:`check_mask`), so the
+    forward direction has no such step unless a sequence is empty, and the
+    backward one has them on the padding.
+    """
+    if raw.mask is None or raw.init is None:
+        return cols
+    steps = raw.mask.shape[1]
+    lengths = raw.mask.sum(axis=1)
+    u = target.n_units
+    out = None
+    inits = _inits(target, raw)
+    for k, (state, direction) in enumerate(columns_of(target, states)):
+        part = target.directions.index(direction)
+        which = {"h": 0, "c": 1}.get(state)
+        init = inits[part]
+        if which is None or target.kinds[part] == "RNN" or init is None or which >= len(init):
+            continue  # gates are 0 there, as Keras gives; generic cells: 0 too
+        if target.parts[part][1].go_backwards:
+            before = np.arange(steps)[None, :] >= lengths[:, None]
         else:
-            _gates.gru_states(x, h, reset_after=w["reset_after"], **common)
+            before = np.repeat((lengths == 0)[:, None], steps, axis=1)
+        if before.any():
+            out = np.array(cols, dtype=np.float32) if out is None else out
+            block = out[:, :, k * u : (k + 1) * u]
+            block[before] = np.broadcast_to(np.asarray(init[which])[:, None, :], block.shape)[before]
+    return cols if out is None else out
 
 
 def assemble(
     raws: dict[str, Raw],
-    plan: dict[str, tuple[Target, list[str]]],
+    plan: dict[str, tuple[Target, tuple[str, ...]]],
     targets: list[tuple[str, str]],
-    weights: dict[str, list[dict[str, Any]]],
     batch: Batch,
-    work: dict,
 ) -> Trajectories:
-    """One batch's Trajectories: every target's units, in order, float32."""
+    """One batch's Trajectories: every target's units, in order, float32.
+
+    ``plan``: layer name -> (target, its distinct states in order), the
+    layers in order of first appearance in ``targets``.
+    """
     lengths: np.ndarray | None = None
     masked: dict[str, bool] = {}
     steps: dict[str, int] = {}
     for name in plan:
         raw = raws[name]
-        steps[name] = int(next(iter(raw.h.values())).shape[1])
+        steps[name] = int(raw.cols.shape[1])
         masked[name] = raw.mask is not None
         if raw.mask is not None:
             ln = check_mask(raw.mask, name)
@@ -184,33 +128,31 @@ def assemble(
                 "lengths from the mask, or fix the lengths (or the padding) so they agree."
             )
         lengths = given
-    # lay the units out first, then let every layer write straight into its columns
-    columns: list[tuple[str, str, str, int]] = []
-    for name, state in targets:
-        target = plan[name][0]
-        for direction, _ in target.parts:
-            columns.append((name, state, direction, int(raws[name].h[direction].shape[2])))
-    first = next(iter(raws[columns[0][0]].h.values()))
-    states = np.empty((first.shape[0], first.shape[1], sum(c[3] for c in columns)), np.float32)
-    dest: dict[str, dict[tuple[str, str], np.ndarray]] = {name: {} for name in plan}
-    copies, start = [], 0
-    for name, state, direction, n in columns:
-        view = states[:, :, start : start + n]
-        if (direction, state) in dest[name]:  # asked for twice: computed once, copied
-            copies.append((view, dest[name][(direction, state)]))
-        else:
-            dest[name][(direction, state)] = view
-        start += n
-    for name, (target, _) in plan.items():
-        layer_states(target, raws[name], dest[name], weights.get(name), work)
-    for view, source in copies:
-        view[...] = source
+    cols: dict[str, np.ndarray] = {}
+    for name, (target, states) in plan.items():
+        c = hold_initial(raws[name].cols, target, states, raws[name])
+        cols[name] = c if c.dtype == np.float32 else c.astype(np.float32)
+    # the result's column blocks (layer, state, direction, units), in the order of the targets
+    blocks = [(n, s, d, plan[n][0].n_units) for n, s in targets for d in plan[n][0].directions]
+    natural = [(n, s, d, t.n_units) for n, (t, states) in plan.items() for s, d in columns_of(t, states)]
+    if blocks == natural:  # each layer's columns in one run: use them as they are
+        values = list(cols.values())
+        result = values[0] if len(values) == 1 else np.concatenate(values, axis=2)
+    else:
+        first = next(iter(cols.values()))
+        result = np.empty(first.shape[:2] + (sum(b[3] for b in blocks),), np.float32)
+        start = 0
+        where = {n: columns_of(t, states) for n, (t, states) in plan.items()}
+        for name, state, direction, u in blocks:
+            k = where[name].index((state, direction))
+            result[:, :, start : start + u] = cols[name][:, :, k * u : (k + 1) * u]
+            start += u
     units = pd.DataFrame(
         {
-            "layer": [c[0] for c in columns for _ in range(c[3])],
-            "state": [c[1] for c in columns for _ in range(c[3])],
-            "direction": [c[2] for c in columns for _ in range(c[3])],
-            "index": np.concatenate([np.arange(c[3]) for c in columns]),
+            "layer": [b[0] for b in blocks for _ in range(b[3])],
+            "state": [b[1] for b in blocks for _ in range(b[3])],
+            "direction": [b[2] for b in blocks for _ in range(b[3])],
+            "index": np.concatenate([np.arange(b[3]) for b in blocks]),
         }
     )
-    return Trajectories(states, lengths=lengths, units=units, masked=any(masked.values()))
+    return Trajectories(result, lengths=lengths, units=units, masked=any(masked.values()))

@@ -1,16 +1,20 @@
 """Running a batch and collecting, for each target layer, what its states need.
 
-For every target layer this gathers, per batch: the layer's input ``x``, the
-mask Keras gives it, its initial states (when the model passes some) and the
-output ``h`` of every step of each direction, computed by a *twin* recurrence
-that shares the layer's own cell (same weight variables) but returns every
-step (``return_sequences=True``) and never keeps state.
+For every target layer this gathers, per batch: the mask Keras gives it, its
+initial states (when the model passes some) and its requested states at every
+step, already laid out as the layer's columns of the result. They come from a
+*twin* recurrence per direction (:mod:`rnndyn_keras._twins`) that shares the
+layer's own cell (same weight variables) but returns every step and never
+keeps state: a copy of the layer itself when only ``h`` is asked for (Keras'
+fused kernels where it has them), else an ``RNN`` of a gate cell
+(:mod:`rnndyn_keras._gates`) whose output is every requested state.
 
 Two ways to get there:
 
 * :class:`GraphRunner` (functional and ``Sequential`` models, nested ones
-  too): one Keras model from the model's inputs to those tensors, run with
-  ``predict_on_batch`` (compiled, batched). Nothing in the original model is
+  too): one Keras model from the model's inputs to those tensors, compiled
+  and run batch by batch like ``predict_on_batch``; on TensorFlow the results
+  are read without a copy (:func:`fetch`). Nothing in the original model is
   called or changed; the bookkeeping Keras adds to the original layers while
   the capture graph is built is removed again.
 * :class:`InterceptRunner` (subclassed models, custom layers): the model runs
@@ -25,7 +29,7 @@ import contextlib
 import functools
 import inspect
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,8 +37,16 @@ import numpy as np
 from rnndyn.errors import RnndynError
 
 from ._layers import Target
+from ._twins import columns, twins_of
 
-__all__ = ["Raw", "GraphRunner", "InterceptRunner", "NeedsIntercept", "graph_of"]
+__all__ = [
+    "Raw",
+    "GraphRunner",
+    "InterceptRunner",
+    "NeedsIntercept",
+    "graph_of",
+    "fetch",
+]
 
 _uid = itertools.count()
 
@@ -48,9 +60,8 @@ class Raw:
     """What one batch gave for one target layer (numpy arrays)."""
 
     mask: np.ndarray | None  # (batch, n_steps) bool, input order
-    x: np.ndarray | None  # (batch, n_steps, input_dim), input order
     init: list[np.ndarray] | None  # initial states as passed to the layer, flattened
-    h: dict[str, np.ndarray] = field(default_factory=dict)  # direction -> twin output
+    cols: np.ndarray  # (batch, n_steps, n_cols): the layer's columns, input order
 
 
 @functools.cache
@@ -58,10 +69,15 @@ def _mask_layer_class() -> type:
     import keras
 
     class RnndynMaskOf(keras.layers.Layer):
-        """``[has_mask, mask_0 .. mask_{T-1}]`` of its input, float32 ``(batch, 1 + T)``."""
+        """``[has_mask, mask_0 .. mask_{T-1}]`` of its input, float32 ``(batch, 1 + T)``.
 
-        def call(self, x: Any, mask: Any = None) -> Any:
-            ops = keras.ops
+        Called with the target layer's own arguments, so Keras hands it the
+        mask that it hands the layer (none, for instance, when the layer gets
+        initial states but no explicit mask).
+        """
+
+        def call(self, sequences: Any, initial_state: Any = None, mask: Any = None) -> Any:
+            ops, x = keras.ops, sequences
             first = ops.zeros_like(ops.cast(x[:, :1, 0], "float32"))
             if mask is not None:
                 mask = keras.tree.flatten(mask)[0]
@@ -69,34 +85,10 @@ def _mask_layer_class() -> type:
                 return ops.concatenate([first, ops.zeros_like(ops.cast(x[:, :, 0], "float32"))], 1)
             return ops.concatenate([first + 1.0, ops.cast(mask, "float32")], axis=1)
 
-        def compute_mask(self, x: Any, mask: Any = None) -> None:
+        def compute_mask(self, sequences: Any, previous_mask: Any = None) -> None:
             return None  # consumes the mask (and says so, so Keras does not warn)
 
     return RnndynMaskOf
-
-
-def make_twin(sub: Any) -> Any:
-    """A stateless ``return_sequences=True`` copy of ``sub`` sharing its cell."""
-    import keras
-
-    name = f"rnndyn_twin_{next(_uid)}"
-    if type(sub) in (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN):
-        cfg = sub.get_config()
-        cfg.update(name=name, return_sequences=True, return_state=False, stateful=False)
-        twin = type(sub).from_config(cfg)
-        if hasattr(sub, "use_cudnn"):
-            twin.use_cudnn = sub.use_cudnn
-        twin.cell = sub.cell  # the same, already built, weights
-    else:
-        twin = keras.layers.RNN(
-            sub.cell,
-            return_sequences=True,
-            go_backwards=sub.go_backwards,
-            unroll=sub.unroll,
-            name=name,
-        )
-    twin.zero_output_for_mask = False
-    return twin
 
 
 def _bind(call: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -147,18 +139,22 @@ def _node_in(layer: Any, graph: Any, name: str) -> Any:
 
 
 class GraphRunner:
-    """Capture through one functional Keras model built over the original graph."""
+    """Capture through one functional Keras model built over the original graph.
 
-    def __init__(self, model: Any, targets: list[Target], need_x: dict[str, bool]) -> None:
+    ``plan``: each target layer with the states asked of it (see
+    :func:`~rnndyn_keras._twins.wanted`).
+    """
+
+    def __init__(self, model: Any, plan: list[tuple[Target, tuple[str, ...]]]) -> None:
         import keras
 
         top = graph_of(model)
         if top is None:
             raise NeedsIntercept(model.name)
-        self._need_x = need_x
+        self._states = {t.name: states for t, states in plan}
         snapshot = [(op, list(op._outbound_nodes)) for op in _operations(model)]
         try:
-            outputs, self._layout = self._collect(top, [(t, t.path) for t in targets])
+            outputs, self._layout = self._collect(top, [(t, t.path) for t, _ in plan])
             self.model = keras.Model(top._inputs_struct, outputs, name=f"rnndyn_capture_{next(_uid)}")
         finally:
             # building the graph registered new outbound nodes on the model's layers
@@ -169,15 +165,13 @@ class GraphRunner:
         node = _node_in(target.layer, graph, target.name)
         call = _bind(target.layer.call, node.arguments.args, node.arguments.kwargs)
         x, mask = call["sequences"], call["mask"]
-        outs: list[Any] = [_mask_layer_class()(name=f"rnndyn_mask_{next(_uid)}")(x, mask=mask)]
-        layout: dict[str, Any] = {"mask": 0, "x": None, "init": None, "h": {}}
+        mask_of = _mask_layer_class()(name=f"rnndyn_mask_{next(_uid)}")
+        outs: list[Any] = [mask_of(x, initial_state=call["initial_state"], mask=mask)]
+        states = self._states[target.name]
+        twins = twins_of(target, states)
         inits = _split_init(call["initial_state"], len(target.parts))
-        for (direction, sub), init in zip(target.parts, inits, strict=True):
-            layout["h"][direction] = len(outs)
-            outs.append(make_twin(sub)(x, initial_state=init, mask=mask, training=False))
-        if self._need_x[target.name]:
-            layout["x"] = len(outs)
-            outs.append(x)
+        layout: dict[str, Any] = {"mask": 0, "cols": 1, "init": None}
+        outs.append(columns(target, states, twins, x, inits, mask))
         if call["initial_state"] is not None:
             import keras
 
@@ -226,19 +220,46 @@ class GraphRunner:
         return outs, layouts
 
     def run(self, data: Any) -> dict[str, Raw]:
-        res = self.model.predict_on_batch(data)
-        res = res if isinstance(res, (list, tuple)) else [res]
+        res = fetch(self.model, data)
         return {name: _raw(lay, res) for name, lay in self._layout.items()}
 
 
-def _raw(layout: dict[str, Any], res: list[Any]) -> Raw:
-    info = np.asarray(res[layout["mask"]])
+def fetch(model: Any, data: Any) -> list[np.ndarray]:
+    """``model.predict_on_batch(data)`` as a flat list of numpy arrays.
+
+    On TensorFlow the compiled predict function runs as ``predict_on_batch``
+    runs it, but its CPU results are read in place (a read-only view through
+    the buffer protocol) rather than copied: with the gates, the results are
+    large, and fresh memory is slow to touch.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow" and hasattr(model, "make_predict_function"):
+        model.make_predict_function()
+        res = model.predict_function([(data,)])
+    else:
+        res = model.predict_on_batch(data)
+    return [_numpy(r) for r in keras.tree.flatten(res)]
+
+
+def _numpy(t: Any) -> np.ndarray:
+    import keras
+
+    if isinstance(t, np.ndarray):
+        return t
+    try:
+        return np.asarray(memoryview(t))  # zero-copy for TensorFlow CPU tensors
+    except (TypeError, ValueError, BufferError):
+        return keras.ops.convert_to_numpy(t)
+
+
+def _raw(layout: dict[str, Any], res: list[np.ndarray]) -> Raw:
+    info = res[layout["mask"]]
     mask = info[:, 1:] > 0.5 if info.shape[0] and bool(info[:, 0].max() > 0.5) else None
     return Raw(
         mask=mask,
-        x=None if layout["x"] is None else np.asarray(res[layout["x"]]),
-        init=None if layout["init"] is None else [np.asarray(res[i]) for i in layout["init"]],
-        h={d: np.asarray(res[i]) for d, i in layout["h"].items()},
+        init=None if layout["init"] is None else [res[i] for i in layout["init"]],
+        cols=res[layout["cols"]],
     )
 
 
@@ -268,20 +289,19 @@ def no_grad() -> Any:
 class InterceptRunner:
     """Capture by recording each target layer's call during an eager forward pass."""
 
-    def __init__(self, model: Any, targets: list[Target], need_x: dict[str, bool]) -> None:
+    def __init__(self, model: Any, plan: list[tuple[Target, tuple[str, ...]]]) -> None:
         self.model = model
-        self.targets = targets
-        self._need_x = need_x
-        self._twins = {t.name: [make_twin(sub) for _, sub in t.parts] for t in targets}
+        self.plan = plan
+        self._twins = {t.name: twins_of(t, states) for t, states in plan}
 
     def run(self, data: Any) -> dict[str, Raw]:
         import keras
 
-        records: dict[str, list[dict[str, Any]]] = {t.name: [] for t in self.targets}
+        records: dict[str, list[dict[str, Any]]] = {t.name: [] for t, _ in self.plan}
         patched: list[tuple[Any, Any]] = []
         with no_grad():
             try:
-                for t in self.targets:
+                for t, _ in self.plan:
                     layer = t.layer
                     patched.append((layer, layer.__dict__.get("call")))
                     layer.call = _recorder(layer.call, records[t.name])
@@ -293,7 +313,7 @@ class InterceptRunner:
                     if own is not None:
                         layer.call = own
             out: dict[str, Raw] = {}
-            for t in self.targets:
+            for t, states in self.plan:
                 calls = records[t.name]
                 if len(calls) != 1:
                     raise RnndynError(
@@ -305,19 +325,15 @@ class InterceptRunner:
                 if mask is not None:
                     mask = keras.tree.flatten(mask)[0]
                 inits = _split_init(call["initial_state"], len(t.parts))
-                h = {}
-                for (direction, _), twin, init in zip(t.parts, self._twins[t.name], inits, strict=True):
-                    y = twin(x, initial_state=init, mask=mask, training=False)
-                    h[direction] = keras.ops.convert_to_numpy(y)
+                cols = columns(t, states, self._twins[t.name], x, inits, mask)
                 init_np = None
                 if call["initial_state"] is not None:
                     flat = keras.tree.flatten(call["initial_state"])
                     init_np = [keras.ops.convert_to_numpy(v) for v in flat]
                 out[t.name] = Raw(
                     mask=None if mask is None else keras.ops.convert_to_numpy(mask).astype(bool),
-                    x=keras.ops.convert_to_numpy(x) if self._need_x[t.name] else None,
                     init=init_np,
-                    h=h,
+                    cols=keras.ops.convert_to_numpy(cols),
                 )
         return out
 

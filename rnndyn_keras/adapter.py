@@ -8,7 +8,8 @@ nested models included):
   layers; for ``Bidirectional`` each direction's own output before the merge
   (any ``merge_mode``), backward units in input order;
 * LSTM: ``c`` and the gates ``i, f, g, o``; GRU: the gates ``z, r, n``; all
-  exact, from the layer's own weights (see :mod:`rnndyn_keras._gates`).
+  from the layer's own step, run again with its own weights and activations
+  (see :mod:`rnndyn_keras._gates`).
 
 The model itself is never run in training mode, never patched (functional and
 ``Sequential`` models) and never changed; see :mod:`rnndyn_keras._graph`.
@@ -25,7 +26,7 @@ from rnndyn.adapter import Batch, LayerInfo
 from rnndyn.errors import PluginError, RnndynError
 from rnndyn.trajectories import Trajectories
 
-from ._assemble import assemble, part_weights
+from ._assemble import assemble
 from ._graph import GraphRunner, InterceptRunner, graph_of, no_grad
 from ._inputs import (
     check_input_shape,
@@ -36,6 +37,7 @@ from ._inputs import (
     shapes,
 )
 from ._layers import Target, find_targets
+from ._twins import wanted
 
 __all__ = ["KerasAdapter"]
 
@@ -137,13 +139,10 @@ class KerasAdapter:
     ) -> Iterator[Trajectories]:
         import keras
 
-        need_x = {name: any(s != "h" for s in states) for name, (_, states) in plan.items()}
-        chosen = [t for t, _ in plan.values()]
+        layers = {name: (t, wanted(states)) for name, (t, states) in plan.items()}
         saved = save_stateful(self.model)
         try:
-            runner = _runner_for(self.model, chosen, need_x)
-            work: dict = {}  # scratch buffers of the gate arithmetic, reused batch to batch
-            weights = {name: part_weights(t) for name, (t, states) in plan.items() if need_x[name]}
+            runner = _runner_for(self.model, list(layers.values()))
             for batch in batches:
                 reset_stateful(saved)
                 check_input_shape(self.model, batch.data)
@@ -160,7 +159,7 @@ class KerasAdapter:
                         f"{expected_shapes(self.model)} (None: any size). Pass inputs shaped "
                         "like the model's input, batch first."
                     ) from exc
-                yield assemble(raws, plan, targets, weights, batch, work)
+                yield assemble(raws, layers, targets, batch)
         finally:
             restore_stateful(saved)
 
@@ -171,17 +170,17 @@ class KerasAdapter:
 _RUNNERS: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
-def _runner_for(model: Any, targets: list[Target], need_x: dict[str, bool]) -> Any:
-    key = (id(graph_of(model)), tuple(t.name for t in targets), tuple(sorted(need_x.items())))
+def _runner_for(model: Any, plan: list[tuple[Target, tuple[str, ...]]]) -> Any:
+    key = (id(graph_of(model)), tuple((t.name, states) for t, states in plan))
     try:
         cache = _RUNNERS.setdefault(model, {})
     except TypeError:  # not weak-referenceable
         cache = {}
     if key not in cache:
         try:
-            cache[key] = GraphRunner(model, targets, need_x)
+            cache[key] = GraphRunner(model, plan)
         except RnndynError:
             raise
         except Exception:  # NeedsIntercept, or a graph Keras cannot cut: run and record
-            return InterceptRunner(model, targets, need_x)  # cheap to build; holds the model
+            return InterceptRunner(model, plan)  # cheap to build; holds the model
     return cache[key]

@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 from keras import layers  # noqa: E402
 
 from rnndyn.adapter import Batch  # noqa: E402
-from rnndyn_keras import KerasAdapter, _gates  # noqa: E402
+from rnndyn_keras import KerasAdapter  # noqa: E402
 
 ATOL = 1e-5
 T = 7
@@ -67,6 +67,7 @@ def lstm_ref(layer, x, **kw):
         w[0],
         w[1],
         w[2] if cell.use_bias else None,
+        activation=_act(cell.activation),
         recurrent_activation=_act(cell.recurrent_activation),
         **kw,
     )
@@ -81,6 +82,7 @@ def gru_ref(layer, x, **kw):
         w[1],
         w[2] if cell.use_bias else None,
         reset_after=cell.reset_after,
+        activation=_act(cell.activation),
         recurrent_activation=_act(cell.recurrent_activation),
         **kw,
     )
@@ -113,9 +115,7 @@ def build_stack(masked):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_functional_stack_matches_references(masked, monkeypatch):
-    if masked:  # gates one sequence at a time (the chunked path), else all at once
-        monkeypatch.setattr(_gates, "CHUNK_BYTES", 1)
+def test_functional_stack_matches_references(masked):
     model, inp, emb, seq = build_stack(masked)
     x = int_data(padded=True)
     mask = x != 0 if masked else None
@@ -177,9 +177,7 @@ def _reference(sub, x, mask, backwards):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_bidirectional_each_direction_before_the_merge(masked, monkeypatch):
-    if masked:
-        monkeypatch.setattr(_gates, "CHUNK_BYTES", 4 * T * 3 * 5 * 2)  # chunks of 2 sequences
+def test_bidirectional_each_direction_before_the_merge(masked):
     model, inp, emb = build_bidirectional(masked)
     x = int_data(seed=3)
     mask = x != 0 if masked else None
@@ -358,9 +356,9 @@ def test_graph_models_are_cut_not_patched():
 
     for model in (build_stack(True)[0], build_seq2seq()[0], build_bidirectional(False)[0]):
         targets = find_targets(model)
-        GraphRunner(model, targets, {t.name: True for t in targets})  # no NeedsIntercept
+        GraphRunner(model, [(t, t.states) for t in targets])  # no NeedsIntercept
     with pytest.raises(NeedsIntercept):
-        GraphRunner(Tagger(), find_targets(Tagger()), {"bi": False, "rev": False})
+        GraphRunner(Tagger(), [(t, ("h",)) for t in find_targets(Tagger())])
 
 
 def test_stateful_layers_start_from_zero_and_get_their_states_back():

@@ -1,7 +1,7 @@
 """The Keras adapter plugin: import hygiene here, the cases once per Keras backend.
 
 Keras fixes its backend when it is first imported, so the cases
-(``tests/_keras_cases.py``) run in a fresh interpreter per backend; this
+(``tests/_keras_cases.py``, ``tests/_keras_cases_states.py``) run in a fresh interpreter per backend; this
 process never imports keras (other test modules may check that it stays out).
 Run one backend by hand with e.g.
 ``KERAS_BACKEND=torch python -m pytest tests/_keras_cases.py``.
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT / "tests" / "_keras_cases.py"
+CASES = [ROOT / "tests" / "_keras_cases.py", ROOT / "tests" / "_keras_cases_states.py"]
 
 
 def _run(args: list[str], env: dict[str, str] | None = None, timeout: int = 600):
@@ -54,7 +54,7 @@ def test_keras_cases_on_backend(backend):
         [
             "-m",
             "pytest",
-            str(CASES),
+            *map(str, CASES),
             "-q",
             "-x",
             "-p",
