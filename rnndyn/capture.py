@@ -114,12 +114,51 @@ def capture(
     ['h', 'h', 'h', 'z', 'z', 'z']
     """
     run = _prepare(model, inputs, layer, state, lengths, batch_size, progress, device, collate)
-    parts = list(run)
-    result = parts[0] if len(parts) == 1 else Trajectories.concat(parts)
+    result = _join(run, run.plan.total)
     raw = run.plan.raw_inputs if run.plan.raw_inputs is not None else _raw_for_split(inputs, run)
     if raw is not None:
         result = result._replace(inputs=list(raw))
     return result
+
+
+def _join(parts: Any, total: int | None) -> Trajectories:
+    """Join the batches as they arrive.
+
+    With numpy parts and a known total, the result is allocated once and each
+    batch is copied in and dropped, so peak memory is the result plus one
+    batch (not twice the result).
+    """
+    it = iter(parts)
+    try:
+        first = next(it)
+    except StopIteration:  # pragma: no cover - _prepare rejects empty inputs
+        raise RnndynError("capture() received no batches.") from None
+    if total is None or not isinstance(first.states, np.ndarray) or first.n_sequences == total:
+        rest = list(it)
+        return first if not rest else Trajectories.concat([first, *rest])
+    states = np.empty((total, *first.shape[1:]), dtype=first.states.dtype)
+    lengths = np.empty(total, dtype=np.int64)
+    inputs: list[Any] | None = [] if first.inputs is not None else None
+    n = 0
+    part: Trajectories | None = first
+    while part is not None:
+        if n + part.n_sequences > total:
+            raise RnndynError(
+                f"capture(): the batches hold more than the {total} sequences of the inputs; "
+                "the adapter yielded extra sequences (a bug in the plugin)."
+            )
+        # (_Run already checked that every part has the first part's steps and units)
+        states[n : n + part.n_sequences] = part.states
+        lengths[n : n + part.n_sequences] = part.lengths
+        if inputs is not None:
+            inputs.extend(part.inputs or [])
+        n += part.n_sequences
+        part = next(it, None)
+    if n != total:
+        raise RnndynError(
+            f"capture(): the batches hold {n} sequences but the inputs hold {total} (a bug in the plugin)."
+        )
+    return first._replace(states=states, lengths=lengths, inputs=inputs)
 
 
 def iter_capture(
