@@ -9,7 +9,12 @@ it times
 * ``h``: :func:`rnndyn.capture` of ``h`` (states copied to numpy batch by
   batch; at 20,000 sequences streamed with ``iter_capture`` and dropped, since
   the joined result alone would take 2 GB);
-* ``c+gates``: capture of ``c, i, f, g, o`` (streamed the same way);
+* ``c+gates``: capture of ``c, i, f, g, o`` (streamed the same way), which
+  on CPU runs rnndyn's own LSTM recurrence instead of the module's forward
+  (``rnndyn_torch._recurrence``);
+* ``c+gates, module forward``: the same with
+  ``TorchAdapter.own_recurrence = False``: the module's fused forward, then
+  ``c`` and the gates recovered from its ``h`` (up to 5,000 sequences);
 * ``cell loop``: what one writes without rnndyn to get ``c``: two
   ``nn.LSTMCell`` copies stepped in Python over the whole batch, ``h`` and
   ``c`` stacked (timed on up to 500 sequences, scaled linearly);
@@ -20,7 +25,9 @@ Targets: on CPU ``h`` <= 1.1x and ``c+gates`` <= 2x the plain forward; on
 GPU (``--device cuda``) ``h`` <= 1.1x and ``c+gates`` <= 3x the cuDNN forward.
 Every time is the best of ``--repeats`` runs, measurements interleaved. On a
 shared, busy machine wall times swing; ``--cpu-time`` times this thread's CPU
-time with one torch thread instead, which other processes barely disturb.
+time with one torch thread instead, which other processes barely disturb
+(with one thread rnndyn's recurrence runs on this thread too; with more it
+starts worker threads, whose CPU time this clock would miss).
 
 Usage::
 
@@ -45,6 +52,7 @@ from torch import nn
 
 import rnndyn
 from rnndyn.capture import iter_capture
+from rnndyn_torch import TorchAdapter
 
 V, T, H = 60, 50, 256
 GATES = ["c", "i", "f", "g", "o"]
@@ -83,13 +91,19 @@ def plain(model: nn.Module, x: torch.Tensor, bs: int, device: torch.device, mode
             model(x[i : i + bs].to(device))
 
 
-def capture(model: nn.Module, x: torch.Tensor, bs: int, states: list[str], keep: bool, dev) -> None:
+def capture(
+    model: nn.Module, x: torch.Tensor, bs: int, states: list[str], keep: bool, dev, own: bool = True
+) -> None:
     kw = dict(layer="encoder", state=states, batch_size=bs, progress=False, device=dev)
-    if keep:
-        rnndyn.capture(model, x, **kw)
-    else:
-        for _ in iter_capture(model, x, **kw):
-            pass
+    TorchAdapter.own_recurrence = own
+    try:
+        if keep:
+            rnndyn.capture(model, x, **kw)
+        else:
+            for _ in iter_capture(model, x, **kw):
+                pass
+    finally:
+        TorchAdapter.own_recurrence = True
 
 
 def cell_loop(model: Encoder, x: torch.Tensor, bs: int, device: torch.device) -> None:
@@ -174,15 +188,17 @@ def measure(model, x, bs, device, keep, repeats, sub) -> None:
     n = x.shape[0]
     capture(model, x[: min(n, bs)], bs, ["h"], True, None)  # warm up every path
     capture(model, x[: min(n, bs)], bs, GATES, True, None)
+    capture(model, x[: min(n, bs)], bs, GATES, True, None, False)
     jobs: dict[str, Callable[[], object]] = {
         "plain (inference_mode)": partial(plain, model, x, bs, device, torch.inference_mode),
         "plain (no_grad)": partial(plain, model, x, bs, device, torch.no_grad),
         "h -> numpy": partial(capture, model, x, bs, ["h"], keep, None),
         "h+c -> numpy": partial(capture, model, x, bs, ["h", "c"], keep, None),
         "c+gates -> numpy": partial(capture, model, x, bs, GATES, keep, None),
+        "c+gates, module forward": partial(capture, model, x, bs, GATES, keep, None, False),
     }
     if n > 5000:  # the large run keeps to the three that matter (about a minute of CPU)
-        del jobs["plain (no_grad)"], jobs["h+c -> numpy"]
+        del jobs["plain (no_grad)"], jobs["h+c -> numpy"], jobs["c+gates, module forward"]
     if device.type != "cpu":
         jobs["h, kept on device"] = partial(capture, model, x, bs, ["h"], False, device)
         jobs["c+gates, kept on device"] = partial(capture, model, x, bs, GATES, False, device)
@@ -199,7 +215,7 @@ def measure(model, x, bs, device, keep, repeats, sub) -> None:
     how = "joined into one Trajectories" if keep else "streamed with iter_capture, dropped"
     print(f"\n{n} sequences ({how}; best of {repeats}; cell loop and one-at-a-time scaled)")
     for key, secs in best.items():
-        print(f"  {key:<26} {secs:9.3f} s   {secs / base:7.2f}x plain   {n / secs:10.0f} seq/s")
+        print(f"  {key:<28} {secs:9.3f} s   {secs / base:7.2f}x plain   {n / secs:10.0f} seq/s")
     target = 2 if device.type == "cpu" else 3
     for key, goal in (("h -> numpy", 1.1), ("c+gates -> numpy", target)):
         print(
@@ -210,6 +226,12 @@ def measure(model, x, bs, device, keep, repeats, sub) -> None:
         print(
             f"  kept on device / plain: h {best['h, kept on device'] / base:.2f}, c+gates "
             f"{best['c+gates, kept on device'] / base:.2f}"
+        )
+    if "c+gates, module forward" in best:
+        fwd = best["c+gates, module forward"]
+        print(
+            f"  c+gates, module forward / plain: {fwd / base:.2f} "
+            f"(rnndyn's recurrence saves {1 - best['c+gates -> numpy'] / fwd:.0%})"
         )
     if "h+c -> numpy" in best:
         cell = best["cell loop (h, c)"]

@@ -49,7 +49,21 @@ class ModulePlan:
     top: int
     directions: int
     wants: dict[int, list[tuple[str, int, Entry]]] = field(default_factory=dict)
-    clones: list[nn.Module] = field(default_factory=list)
+    own: bool = False
+    _clones: list[nn.Module] | None = None
+
+    @property
+    def clones(self) -> list[nn.Module]:
+        """One-layer copies of the layers below the top whose output is used (built once,
+        on first use: a module the capture runs itself never needs them)."""
+        if self._clones is None:
+            self._clones = [single_layer(self.module, k) for k in range(self.n_clones())]
+        return self._clones
+
+    def columns(self) -> list[tuple[int, int]]:
+        """Column ranges of the capture's result that this module fills."""
+        D = self.directions
+        return [(off, off + D * n_units(e, s)) for items in self.wants.values() for s, off, e in items]
 
     def n_clones(self) -> int:
         """Single-layer copies needed: layers 0..K below the top whose output is used."""
@@ -72,7 +86,9 @@ class Plan:
     modules: list[ModulePlan]
 
     @classmethod
-    def build(cls, entries: dict[str, Entry], targets: Sequence[tuple[str, str]]) -> Plan:
+    def build(
+        cls, entries: dict[str, Entry], targets: Sequence[tuple[str, str]], *, own: bool = True
+    ) -> Plan:
         targets = [(str(name), str(state)) for name, state in targets]
         if not targets:
             raise RnndynError("targets must name at least one (layer, state) pair; got none.")
@@ -104,9 +120,24 @@ class Plan:
             offset += len(table)
         modules = list(by_module.values())
         for mp in modules:
-            mp.clones = [single_layer(mp.module, k) for k in range(mp.n_clones())]
+            mp.own = own and _runs_own(mp)
         units = pd.concat(tables, ignore_index=True)
         return cls(targets, units, offset, modules)
+
+
+def _runs_own(mp: ModulePlan) -> bool:
+    """A CPU float32/float64 ``nn.LSTM`` (not a subclass with a forward of its own)
+    asked for ``c`` or gates runs rnndyn's recurrence (:mod:`rnndyn_torch._recurrence`);
+    ``h`` alone stays the module's own output."""
+    m = mp.module
+    if mp.kind != "LSTM" or mp.cell or not isinstance(m, nn.LSTM):
+        return False
+    if type(m).forward is not nn.LSTM.forward or "forward" in vars(m):
+        return False
+    w = m.weight_ih_l0
+    if w.device.type != "cpu" or w.dtype not in (torch.float32, torch.float64):
+        return False
+    return any(s != "h" for items in mp.wants.values() for s, _, _ in items)
 
 
 # --------------------------------------------------------------------- hooks

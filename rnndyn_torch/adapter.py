@@ -15,7 +15,9 @@ from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
 
 from ._layers import discover, unwrap
+from ._memory import Pool, new_states
 from ._record import CellCalls, FusedCall, Plan, cell_calls, fused_call, make_hook, run_cells, run_fused
+from ._recurrence import Recurrence, own_forwards
 
 __all__ = ["TorchAdapter"]
 
@@ -31,13 +33,27 @@ class TorchAdapter:
     ``h`` of a module's top layer is its own output, read by a forward hook;
     lower layers run again as one-layer fused modules with the same weights;
     ``c`` and the gates come from one batched matmul over every step plus an
-    elementwise recurrence for ``c`` (see :mod:`rnndyn_torch._gates`).
+    elementwise recurrence for ``c`` (see :mod:`rnndyn_torch._gates`). On
+    CPU, a capture of ``c`` or gates of an ``nn.LSTM`` runs rnndyn's own step
+    loop *instead of* the module's forward (every state in one pass, at about
+    the forward pass's cost; see :mod:`rnndyn_torch._recurrence`): the rest
+    of the model then reads that loop's output, equal to the module's to
+    rounding. Set :attr:`own_recurrence` to ``False`` to keep the module's
+    own forward (then ``c`` and all four gates cost about 2.6x the forward
+    pass on CPU instead of 1.2x-1.5x).
 
     Parameters
     ----------
     model : torch.nn.Module
         Any module; ``torch.compile`` wrappers are unwrapped (hooks need eager
         calls).
+
+    Attributes
+    ----------
+    own_recurrence : bool, default True
+        Run rnndyn's LSTM recurrence instead of a CPU ``nn.LSTM``'s forward
+        when ``c`` or a gate of it is captured. A class attribute: set it on
+        ``TorchAdapter`` to change every capture, or on one adapter.
 
     Examples
     --------
@@ -54,6 +70,7 @@ class TorchAdapter:
     """
 
     framework = "torch"
+    own_recurrence: bool = True
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
@@ -145,15 +162,19 @@ class TorchAdapter:
         states returned with ``device=`` stay ordinary tensors that allow
         in-place operations later); every training flag is restored and every
         hook removed in a ``finally``, also when the batch fails (the exception
-        propagates unchanged). Nothing is kept between batches, so nothing
-        leaks to the caller between two yields.
+        propagates unchanged). Nothing of the model's is kept between batches,
+        so nothing leaks to the caller between two yields. On CPU the memory
+        of a batch's states is reused for the next batch when the caller no
+        longer holds them (no Trajectories, view or tensor of them left), as
+        a consumer of :func:`rnndyn.capture.iter_capture` that drops each batch does.
         """
-        plan = Plan.build(self._entries, targets)
+        plan = Plan.build(self._entries, targets, own=bool(self.own_recurrence))
         out_device = None if device is None else torch.device(device)
+        pool = Pool()  # a batch's result memory, reused once the caller dropped it
         for batch in batches:
-            yield self._one_batch(batch, plan, out_device)
+            yield self._one_batch(batch, plan, out_device, pool)
 
-    def _one_batch(self, batch: Batch, plan: Plan, out_device: Any) -> Trajectories:
+    def _one_batch(self, batch: Batch, plan: Plan, out_device: Any, pool: Pool) -> Trajectories:
         model = self.model
         param = next(iter(model.parameters()), None)
         data = _to_device(
@@ -166,18 +187,20 @@ class TorchAdapter:
         stores: list[list] = [[] for _ in plan.modules]
         flags = [(m, m.training) for m in model.modules()]
         handles = []
+        owned = [(j, mp.module, mp.wants) for j, mp in enumerate(plan.modules) if mp.own]
         try:
             model.eval()
             for mp, store in zip(plan.modules, stores, strict=True):
                 handles.append(mp.module.register_forward_hook(make_hook(store), with_kwargs=True))
-            with torch.no_grad():
+            with torch.no_grad(), own_forwards(owned, plan.n_units, pool) as owns:
                 if type(data) is tuple:  # not a PackedSequence or other namedtuple
                     model(*data)
                 elif type(data) is dict:
                     model(**data)
                 else:
                     model(data)
-                states, lengths, masked = self._states(batch, plan, stores)
+            with torch.no_grad():
+                states, lengths, masked = self._states(batch, plan, stores, owns, pool)
         finally:
             for handle in handles:
                 handle.remove()
@@ -190,7 +213,9 @@ class TorchAdapter:
             states = states.to(out_device)
         return Trajectories(states, lengths=lengths, units=plan.units, masked=masked)
 
-    def _states(self, batch: Batch, plan: Plan, stores: list[list]) -> tuple[Tensor, np.ndarray, bool]:
+    def _states(
+        self, batch: Batch, plan: Plan, stores: list[list], owns: dict[int, Recurrence], pool: Pool
+    ) -> tuple[Tensor, np.ndarray, bool]:
         """Normalise the recorded calls, check they agree, compute the states."""
         calls: list[list[FusedCall] | CellCalls] = []
         for mp, store in zip(plan.modules, stores, strict=True):
@@ -215,9 +240,22 @@ class TorchAdapter:
         shortcut = _shortcut(plan, calls, T)
         if shortcut is not None:
             return shortcut, lengths, masked
-        ref = _reference_tensor(calls)
-        out = ref.new_empty((B, T, plan.n_units))
-        for mp, c in zip(plan.modules, calls, strict=True):
+        # modules whose every call ran rnndyn's recurrence wrote their states already
+        done = {j: r.parts for j, r in owns.items() if not r.declined and len(r.parts) == len(stores[j])}
+        parts = [p for ps in done.values() for p in ps]
+        if len(parts) == 1 and tuple(parts[0].shape) == (B, T, plan.n_units):
+            out = parts[0]
+        else:
+            out = new_states(B, T, plan.n_units, _reference_tensor(calls), pool)
+            for j, ps in done.items():
+                t0 = 0
+                for p in ps:
+                    for a, b in plan.modules[j].columns():
+                        out[:, t0 : t0 + p.shape[1], a:b] = p[:, :, a:b]
+                    t0 += p.shape[1]
+        for j, (mp, c) in enumerate(zip(plan.modules, calls, strict=True)):
+            if j in done:
+                continue
             if isinstance(c, CellCalls):
                 run_cells(mp, c, out)
                 continue

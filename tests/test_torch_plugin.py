@@ -159,7 +159,10 @@ def test_capture_end_to_end_matches_module_output():
     one = rnndyn.capture(model, chars, layer="encoder", state=["h", "c", "o"], batch_size=100, progress=False)
     np.testing.assert_allclose(traj.states, one.states, atol=1e-6)
     both = rnndyn.capture(model, chars, layer=["encoder.l0", "encoder.l1"], state="h", progress=False)
-    np.testing.assert_array_equal(both.select(layer="encoder.l1").states, traj.select(state="h").states)
+    # h alone is the fused module's output; with c it is rnndyn's recurrence: equal to rounding
+    np.testing.assert_allclose(
+        both.select(layer="encoder.l1").states, traj.select(state="h").states, atol=1e-6
+    )
 
 
 def test_capture_packed_input_splits_into_equal_step_batches():
