@@ -141,6 +141,8 @@ def _join(parts: Any, total: int | None) -> Trajectories:
     inputs: list[Any] | None = [] if first.inputs is not None else None
     n = 0
     part: Trajectories | None = first
+    template = first.take(slice(0, 0))
+    del first  # each batch is dropped once copied
     while part is not None:
         if n + part.n_sequences > total:
             raise RnndynError(
@@ -158,7 +160,7 @@ def _join(parts: Any, total: int | None) -> Trajectories:
         raise RnndynError(
             f"capture(): the batches hold {n} sequences but the inputs hold {total} (a bug in the plugin)."
         )
-    return first._replace(states=states, lengths=lengths, inputs=inputs)
+    return template._replace(states=states, lengths=lengths, inputs=inputs)
 
 
 def iter_capture(
@@ -358,7 +360,7 @@ class _Run:
             pairs = list(dict.fromkeys(zip(part.units["layer"], part.units["state"], strict=True)))
             if pairs != [tuple(t) for t in self.targets]:
                 raise self._bug(f"it captured {pairs} for the targets {self.targets}")
-            return part
+            return part.take(slice(0, 0))  # keep the layout only, not the batch's memory
         if part.n_steps != first.n_steps:
             raise RnndynError(
                 f"Batch {k} ({self.shapes[k]}) gave {part.n_steps} steps but batch 0 gave "
