@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "rnndyn"
-DOCS = "docs/plugins.md (https://example.invalid/rnndyn/plugins/)"
+DOCS = "docs/plugins.md in the rnndyn documentation"
 INSTALL_HINT = (
     "Install the adapter for the model's framework with pip install 'rnndyn[torch]' "
     "(PyTorch) or pip install 'rnndyn[keras]' (Keras 3), or write a plugin for another "

@@ -192,7 +192,8 @@ def unit_summary(
         m = np.arange(lo, hi + 1)
         seg = curve[lo : hi + 1]
         alpha = _exponent(seg, m, seg <= ZERO_MSD * unit_scale(traj), "unit_summary msd_exponent")
-        c = _np(metrics.vacf(traj, max_lag=hi, region=region))
+        # the Green-Kubo sum runs over the same lags, as far as the deltas reach (T - 2)
+        c = _np(metrics.vacf(traj, max_lag=min(hi, T - 2), region=region))
         df["msd_exponent"] = alpha
         df["regime"] = classify_regime(alpha)
         df["diffusion_einstein"] = linfit(m, seg)[0] / 2.0

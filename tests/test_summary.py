@@ -289,3 +289,12 @@ def test_docs_summary_examples_run_and_cover_the_api(quiet, capsys):
         *summary.SUMMARY_COLUMNS,
     ):
         assert name in text, f"{name} is not documented in docs/summary.md"
+
+
+def test_unit_summary_on_sequences_too_short_for_the_default_vacf_window() -> None:
+    # 6 steps: the default MSD window reaches lag 5, the deltas only lag 4
+    rng = np.random.default_rng(11)
+    x = np.cumsum(rng.normal(size=(40, 6, 3)), axis=1)
+    table = summary.unit_summary(Trajectories(x), extra=False)
+    c = metrics.vacf(x, max_lag=4)
+    np.testing.assert_allclose(table["diffusion_green_kubo"], c[0] / 2 + c[1:].sum(axis=0))
