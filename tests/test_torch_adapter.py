@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _torch_fixtures import _one_thread  # noqa: F401  (autouse fixture)
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -22,15 +23,6 @@ STATES = {nn.LSTM: ("h", "c", "i", "f", "g", "o"), nn.GRU: ("h", "r", "z", "n"),
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: threads only add OpenMP contention on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ----------------------------------------------------------------- reference

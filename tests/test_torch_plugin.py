@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _torch_fixtures import _one_thread  # noqa: F401  (autouse fixture)
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -39,15 +40,6 @@ def _chars(n=10, T=7, seed=0):
 
 
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: threads only add OpenMP contention on a shared machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # -------------------------------------------------------------------- plugin

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _torch_fixtures import _one_thread  # noqa: F401  (autouse fixture)
 from test_torch_adapter import _check_against_reference, _TimeMajor, reference
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -24,14 +25,6 @@ ATOL = 1e-5
 LSTM_STATES = ("h", "c", "i", "f", "g", "o")
 
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
