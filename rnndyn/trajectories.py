@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._convert import _like
 from ._validation import array_namespace, check_lengths, check_region, check_states, to_numpy
 from .errors import RnndynError
 
@@ -121,9 +122,7 @@ def _check_units(units: Any, n_units: int) -> pd.DataFrame:
             "pd.DataFrame({'layer': ..., 'state': 'h', 'direction': 'forward', 'index': ...})."
         )
     if len(df) != n_units:
-        raise RnndynError(
-            f"units must have one row per unit (n_units={n_units}); got {len(df)} rows."
-        )
+        raise RnndynError(f"units must have one row per unit (n_units={n_units}); got {len(df)} rows.")
     bad = sorted(set(df["direction"]) - set(DIRECTIONS))
     if bad:
         raise RnndynError(f"units.direction must be 'forward' or 'backward'; got {bad}.")
@@ -191,9 +190,7 @@ class Trajectories:
                     f"inputs must be a sequence with one entry per sequence; got {type(inputs).__name__}."
                 )
             if len(inputs) != n:
-                raise RnndynError(
-                    f"inputs must have one entry per sequence ({n}); got {len(inputs)}."
-                )
+                raise RnndynError(f"inputs must have one entry per sequence ({n}); got {len(inputs)}.")
         if order not in ORDERS:
             raise RnndynError(f"order must be one of {ORDERS}; got {order!r}.")
         if isinstance(states, np.ndarray) and states.flags.writeable:
@@ -230,9 +227,7 @@ class Trajectories:
     def __repr__(self) -> str:
         layers = ", ".join(
             f"{k[0]}/{k[1]}/{k[2]}: {v}"
-            for k, v in self.units.groupby(["layer", "state", "direction"], sort=False)
-            .size()
-            .items()
+            for k, v in self.units.groupby(["layer", "state", "direction"], sort=False).size().items()
         )
         lo = int(self.lengths.min()) if self.n_sequences else 0
         hi = int(self.lengths.max()) if self.n_sequences else 0
@@ -317,9 +312,7 @@ class Trajectories:
                 raise RnndynError(
                     f"select(): unknown unit column {col!r}; columns are {list(self.units.columns)}."
                 )
-            values = (
-                value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
-            )
+            values = value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
             colvals = self.units[col].to_numpy()[pos]
             hit = np.isin(colvals, list(values))
             if not hit.any():
@@ -367,6 +360,7 @@ class Trajectories:
         return np.where(t < L, L - 1 - t, t)
 
     def _reorder(self, to: str) -> Trajectories:
+
         if self.order == to:
             return self
         cols = self.direction_groups().get("backward")
@@ -453,26 +447,9 @@ class Trajectories:
         Unit-table columns become coordinates along ``unit``; ``length`` and
         (if present) ``input`` are coordinates along ``sequence``.
         """
-        try:
-            import xarray as xr
-        except ImportError:
-            raise RnndynError("to_xarray() needs xarray: pip install 'rnndyn[xarray]'.") from None
-        coords: dict[str, Any] = {
-            "sequence": np.arange(self.n_sequences),
-            "step": np.arange(self.n_steps),
-            "length": ("sequence", self.lengths),
-        }
-        if self.inputs is not None:
-            coords["input"] = ("sequence", np.asarray(list(self.inputs), dtype=object))
-        for col in self.units.columns:
-            coords[col if col != "index" else "unit_index"] = ("unit", self.units[col].to_numpy())
-        return xr.DataArray(
-            to_numpy(self.states),
-            dims=("sequence", "step", "unit"),
-            coords=coords,
-            name="state",
-            attrs={"order": self.order, "masked": int(self.masked)},
-        )
+        from ._convert import to_xarray
+
+        return to_xarray(self)
 
     def to_frame(self) -> pd.DataFrame:
         """Long table, one row per (sequence, step, unit).
@@ -480,85 +457,21 @@ class Trajectories:
         Columns: ``sequence``, ``step``, ``unit`` (column position), the unit
         table's columns, ``is_input`` (step < length) and ``value``.
         """
-        n, T, U = self.shape
-        vals = to_numpy(self.states).reshape(-1)
-        seq = np.repeat(np.arange(n), T * U)
-        step = np.tile(np.repeat(np.arange(T), U), n)
-        unit = np.tile(np.arange(U), n * T)
-        df = pd.DataFrame({"sequence": seq, "step": step, "unit": unit})
-        for col in self.units.columns:
-            df[col] = self.units[col].to_numpy()[unit]
-        df["is_input"] = step < self.lengths[seq]
-        df["value"] = vals
-        return df
+        from ._convert import to_frame
 
-    # ----------------------------------------------------------- combination
+        return to_frame(self)
+
     @classmethod
     def concat(cls, parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
         """Join trajectories from several batches (``along="sequences"``) or
         several layers/states captured on the same sequences (``along="units"``).
         """
-        parts = list(parts)
-        if not parts:
-            raise RnndynError("concat() needs at least one Trajectories; got none.")
-        first = parts[0]
-        for j, p in enumerate(parts[1:], 1):
-            if p.order != first.order or p.masked != first.masked:
-                raise RnndynError(
-                    f"concat(): part {j} has order={p.order}, masked={p.masked}; part 0 has "
-                    f"order={first.order}, masked={first.masked}. Convert first."
-                )
-        xp = array_namespace(first.states)
-        if along == "sequences":
-            for j, p in enumerate(parts[1:], 1):
-                if p.n_steps != first.n_steps or not p.units.equals(first.units):
-                    raise RnndynError(
-                        f"concat(along='sequences'): part {j} has {p.n_steps} steps and "
-                        f"{p.n_units} units; part 0 has {first.n_steps} and {first.n_units} "
-                        "(and the unit tables must be equal)."
-                    )
-            has_inputs = [p.inputs is not None for p in parts]
-            if any(has_inputs) and not all(has_inputs):
-                raise RnndynError("concat(): some parts have inputs and some do not.")
-            inputs = [x for p in parts for x in p.inputs] if all(has_inputs) else None
-            states = xp.concat([p.states for p in parts], axis=0)
-            return first._replace(
-                states=states,
-                lengths=np.concatenate([p.lengths for p in parts]),
-                inputs=inputs,
-            )
-        if along == "units":
-            for j, p in enumerate(parts[1:], 1):
-                if p.n_sequences != first.n_sequences or p.n_steps != first.n_steps:
-                    raise RnndynError(
-                        f"concat(along='units'): part {j} is {p.shape[:2]} (sequences, steps); "
-                        f"part 0 is {first.shape[:2]}."
-                    )
-                if not np.array_equal(p.lengths, first.lengths):
-                    raise RnndynError(f"concat(along='units'): part {j} has other lengths.")
-            units = pd.concat([p.units for p in parts], ignore_index=True)
-            states = xp.concat([p.states for p in parts], axis=2)
-            return first._replace(states=states, units=units)
-        raise RnndynError(f"along must be 'sequences' or 'units'; got {along!r}.")
+        from ._convert import concat
+
+        return concat(parts, along=along)
 
 
 def _device(x: Any) -> Any:
     import array_api_compat
 
     return array_api_compat.device(x)
-
-
-def _like(arr: np.ndarray, ref: Any) -> Any:
-    """Put a numpy result back into ``ref``'s array type and device."""
-    if isinstance(ref, np.ndarray):
-        return arr
-    mod = type(ref).__module__
-    if mod.startswith("torch"):
-        import torch
-
-        return torch.as_tensor(arr, device=ref.device)
-    if mod.startswith("dask"):
-        import dask.array as da
-
-        return da.from_array(arr, chunks=ref.chunks)
-    return arr
