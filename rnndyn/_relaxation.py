@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._physics_util import as_traj, check_int, common_mask, states64, step_mask, warn_nan
-from ._validation import check_region, to_numpy
+from ._validation import check_end_of_input, check_region, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -125,12 +125,7 @@ def relaxation_curve(x: Any, *, target: Any = "final", tail: int = 5, lengths: A
     n, T, U = traj.shape
     if T == 0:
         raise RnndynError("relaxation_curve needs at least one step; got n_steps=0.")
-    if np.any(traj.lengths == 0):
-        i = int(np.flatnonzero(traj.lengths == 0)[0])
-        raise RnndynError(
-            f"relaxation_curve: sequence {i} has length 0, so it has no end of input; drop empty "
-            "sequences with traj.take(traj.lengths > 0)."
-        )
+    check_end_of_input(traj.lengths, "relaxation_curve")
     s = to_numpy(traj.states)
     h = _targets(s, traj, target, tail)
     groups = traj.direction_groups()

@@ -92,8 +92,7 @@ def check_states(x: Any, name: str = "x", *, finite: bool = True) -> Any:
         hint = ""
         if len(shape) == 2:
             hint = (
-                " For one sequence use x[None] (shape (1, n_steps, n_units)); for one unit "
-                "use x[..., None]."
+                " For one sequence use x[None] (shape (1, n_steps, n_units)); for one unit use x[..., None]."
             )
         raise RnndynError(
             f"{name} must have 3 dimensions (n_sequences, n_steps, n_units); got "
@@ -132,17 +131,14 @@ def check_finite(x: Any, name: str = "x") -> None:
         )
 
 
-def check_lengths(
-    lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths"
-) -> np.ndarray:
+def check_lengths(lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths") -> np.ndarray:
     """Validate per-sequence lengths; ``None`` means every step is real."""
     if lengths is None:
         return np.full(n_sequences, n_steps, dtype=np.int64)
     arr = to_numpy(lengths)
     if arr.ndim != 1 or arr.shape[0] != n_sequences:
         raise RnndynError(
-            f"{name} must be a 1-d array with one entry per sequence ({n_sequences}); "
-            f"got shape {arr.shape}."
+            f"{name} must be a 1-d array with one entry per sequence ({n_sequences}); got shape {arr.shape}."
         )
     if arr.size and arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
@@ -174,3 +170,13 @@ def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise RnndynError(f"{name} must be one of {choices}; got {value!r}.")
     return value
+
+
+def check_end_of_input(lengths: np.ndarray, where: str) -> None:
+    """Every sequence must have a last real step (for alignment and relaxation)."""
+    if np.any(lengths == 0):
+        i = int(np.flatnonzero(lengths == 0)[0])
+        raise RnndynError(
+            f"{where}: sequence {i} has length 0, so it has no end of input; drop empty "
+            "sequences with traj.take(traj.lengths > 0)."
+        )

@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 
 from ._convert import _like
-from ._validation import array_namespace, check_lengths, check_region, check_states, to_numpy
+from ._validation import (
+    array_namespace,
+    check_end_of_input,
+    check_lengths,
+    check_region,
+    check_states,
+    to_numpy,
+)
 from .errors import RnndynError
 
 if TYPE_CHECKING:
@@ -415,12 +422,7 @@ class Trajectories:
         """
         if self.order != "input":
             raise RnndynError("align_end() needs input order; call .input_order() first.")
-        if np.any(self.lengths == 0):
-            i = int(np.flatnonzero(self.lengths == 0)[0])
-            raise RnndynError(
-                f"align_end(): sequence {i} has length 0, so it has no end of input; "
-                "drop empty sequences with .take(traj.lengths > 0)."
-            )
+        check_end_of_input(self.lengths, "align_end()")
         T = self.n_steps
         max_before = int(self.lengths.max(initial=1)) - 1
         max_after = T - int(self.lengths.min(initial=T))
