@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._physics_util import as_traj, check_int
-from ._validation import array_namespace, check_choice, check_region, to_numpy
+from ._physics_util import as_traj
+from ._validation import array_namespace, check_choice, check_int, check_region, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories, delta_region_mask
 

@@ -18,13 +18,12 @@ from . import metrics
 from ._physics_util import (
     as_traj,
     bead_mask,
-    check_int,
     common_mask,
     counts_like,
     states64,
     warn_nan,
 )
-from ._validation import check_choice, check_region, to_numpy
+from ._validation import check_choice, check_int, check_region, to_numpy
 from .errors import RnndynError
 
 __all__ = [

@@ -13,7 +13,6 @@ Conventions used throughout:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,8 +28,6 @@ __all__ = [
     "step_mask",
     "pair_mask",
     "common_mask",
-    "check_lag_window",
-    "check_int",
     "linfit",
     "warn_nan",
     "unit_scale",
@@ -108,45 +105,6 @@ def common_mask(mask: np.ndarray, what: str) -> np.ndarray:
             "the trajectories in input order (traj.input_order())."
         )
     return first[:, :, 0]
-
-
-def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise RnndynError(f"{name} must be an int; got {value!r} ({type(value).__name__}).")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise RnndynError(f"{name} must be >= {minimum}; got {value}.")
-    if maximum is not None and value > maximum:
-        raise RnndynError(
-            f"{name} must be <= {maximum} (the largest lag these trajectories have); got {value}. "
-            "Use a smaller value or longer trajectories."
-        )
-    return value
-
-
-def check_lag_window(lags: Any, max_lag: int, *, name: str = "lags", lo_min: int = 1) -> tuple[int, int]:
-    """Validate an inclusive lag window ``(lo, hi)`` with ``lo_min <= lo < hi <= max_lag``."""
-    if lags is None or isinstance(lags, str) or not isinstance(lags, Sequence) or len(lags) != 2:
-        raise RnndynError(
-            f"{name} must be an explicit fit window (lo, hi) of lags, both included, e.g. "
-            f"{name}=(1, 10); got {lags!r}."
-        )
-    lo, hi = lags
-    for v in (lo, hi):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-            raise RnndynError(f"{name} must hold two ints (lo, hi); got {lags!r}.")
-    lo, hi = int(lo), int(hi)
-    if not lo_min <= lo < hi:
-        raise RnndynError(
-            f"{name}=({lo}, {hi}) is not a window: need {lo_min} <= lo < hi (at least two lags "
-            f"to fit a line). Example: {name}=({lo_min}, {lo_min + 9})."
-        )
-    if hi > max_lag:
-        raise RnndynError(
-            f"{name}=({lo}, {hi}) reaches past the largest lag available, {max_lag} (n_steps - 1). "
-            f"Choose hi <= {max_lag}."
-        )
-    return lo, hi
 
 
 def counts_like(counts: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._physics_util import as_traj, check_int, common_mask, states64, step_mask, warn_nan
-from ._validation import check_end_of_input, check_region, to_numpy
+from ._physics_util import as_traj, common_mask, states64, step_mask, warn_nan
+from ._validation import check_end_of_input, check_int, check_region, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 

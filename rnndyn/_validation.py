@@ -7,6 +7,7 @@ expected, what was received, and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,11 @@ __all__ = [
     "check_lengths",
     "check_region",
     "check_finite",
+    "check_int",
+    "check_bool",
+    "check_float",
+    "check_lag_window",
+    "check_choice",
     "is_numpy",
     "to_numpy",
 ]
@@ -180,3 +186,74 @@ def check_end_of_input(lengths: np.ndarray, where: str) -> None:
             f"{where}: sequence {i} has length 0, so it has no end of input; drop empty "
             "sequences with traj.take(traj.lengths > 0)."
         )
+
+def check_bool(value: Any, name: str) -> bool:
+    """A flag must be a real bool (``True``/``False`` or numpy's), not a truthy object."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise RnndynError(
+            f"{name} must be True or False; got {value!r} ({type(value).__name__}). Flags are not "
+            "read from strings or numbers, since 'False' and 2 are both truthy."
+        )
+    return bool(value)
+
+
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+) -> float:
+    """A finite real number (int or float, not bool) within optional bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RnndynError(f"{name} must be a real number; got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not np.isfinite(value):
+        raise RnndynError(f"{name} must be finite; got {value}.")
+    if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
+        op = ">" if exclusive_minimum else ">="
+        raise RnndynError(f"{name} must be {op} {minimum}; got {value}.")
+    if maximum is not None and value > maximum:
+        raise RnndynError(f"{name} must be <= {maximum}; got {value}.")
+    return value
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An int (Python or numpy, not bool, not a float that would be truncated) within bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise RnndynError(f"{name} must be an int; got {value!r} ({type(value).__name__}).")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise RnndynError(f"{name} must be >= {minimum}; got {value}.")
+    if maximum is not None and value > maximum:
+        raise RnndynError(
+            f"{name} must be <= {maximum} (the largest lag these trajectories have); got {value}. "
+            "Use a smaller value or longer trajectories."
+        )
+    return value
+
+
+def check_lag_window(lags: Any, max_lag: int, *, name: str = "lags", lo_min: int = 1) -> tuple[int, int]:
+    """Validate an inclusive lag window ``(lo, hi)`` with ``lo_min <= lo < hi <= max_lag``."""
+    if lags is None or isinstance(lags, str) or not isinstance(lags, Sequence) or len(lags) != 2:
+        raise RnndynError(
+            f"{name} must be an explicit fit window (lo, hi) of lags, both included, e.g. "
+            f"{name}=(1, 10); got {lags!r}."
+        )
+    lo, hi = lags
+    for v in (lo, hi):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise RnndynError(f"{name} must hold two ints (lo, hi); got {lags!r}.")
+    lo, hi = int(lo), int(hi)
+    if not lo_min <= lo < hi:
+        raise RnndynError(
+            f"{name}=({lo}, {hi}) is not a window: need {lo_min} <= lo < hi (at least two lags "
+            f"to fit a line). Example: {name}=({lo_min}, {lo_min + 9})."
+        )
+    if hi > max_lag:
+        raise RnndynError(
+            f"{name}=({lo}, {hi}) reaches past the largest lag available, {max_lag} (n_steps - 1). "
+            f"Choose hi <= {max_lag}."
+        )
+    return lo, hi

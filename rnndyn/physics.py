@@ -45,8 +45,6 @@ from ._chain import (
 from ._physics_util import (
     as_traj,
     check_counts,
-    check_int,
-    check_lag_window,
     counts_like,
     linfit,
     pair_mask,
@@ -55,7 +53,7 @@ from ._physics_util import (
     warn_nan,
 )
 from ._relaxation import gate_saturation, participation_ratio, relaxation_curve, relaxation_time
-from ._validation import check_choice, check_region, to_numpy
+from ._validation import check_choice, check_int, check_lag_window, check_region, to_numpy
 from .errors import RnndynError
 
 __all__ = [

@@ -30,8 +30,8 @@ import pandas as pd
 
 from . import metrics
 from ._bootstrap import BootstrapCI, bootstrap_ci
-from ._physics_util import as_traj, check_counts, check_lag_window, counts_like, linfit, unit_scale
-from ._validation import check_region, to_numpy
+from ._physics_util import as_traj, check_counts, counts_like, linfit, unit_scale
+from ._validation import check_lag_window, check_region, to_numpy
 from .errors import RnndynError
 from .physics import ZERO_MSD, _exponent, classify_regime, relaxation_time
 from .trajectories import UNIT_COLUMNS, Trajectories
