@@ -187,6 +187,7 @@ def check_end_of_input(lengths: np.ndarray, where: str) -> None:
             "sequences with traj.take(traj.lengths > 0)."
         )
 
+
 def check_bool(value: Any, name: str) -> bool:
     """A flag must be a real bool (``True``/``False`` or numpy's), not a truthy object."""
     if not isinstance(value, (bool, np.bool_)):

@@ -37,9 +37,7 @@ def _check_sequence(traj: Trajectories, sequence: int) -> int:
     return sequence % traj.n_sequences
 
 
-def heatmap(
-    traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cmap: str = "RdBu_r"
-) -> Axes:
+def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cmap: str = "RdBu_r") -> Axes:
     """Every unit (columns) at every step (rows) of one sequence, with a
     horizontal line at the sequence's length (the end of real input).
 
@@ -144,9 +142,7 @@ def distribution(values: Any, *, bins: int = 40, ax: Axes | None = None, xlabel:
     return ax
 
 
-def ensemble(
-    traj: Trajectories, unit: int, *, ax: Axes | None = None, alpha: float = 0.05
-) -> Axes:
+def ensemble(traj: Trajectories, unit: int, *, ax: Axes | None = None, alpha: float = 0.05) -> Axes:
     """One unit over every sequence (faint lines) with the mean (dashed)."""
     if not 0 <= unit < traj.n_units:
         raise RnndynError(f"unit must be in [0, {traj.n_units}); got {unit}.")

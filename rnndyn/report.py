@@ -147,9 +147,7 @@ class Report:
             parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
         except OSError as exc:
-            raise RnndynError(
-                f"cannot write the report to {out}: {exc.strerror or exc}."
-            ) from None
+            raise RnndynError(f"cannot write the report to {out}: {exc.strerror or exc}.") from None
         try:
             for fname, data in self._files.items():
                 (tmp / fname).write_bytes(data)
