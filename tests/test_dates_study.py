@@ -257,7 +257,7 @@ def test_unwritable_or_unsuitable_out(tmp_path):
     other.mkdir()
     (other / "notes.txt").write_text("keep me")
     proc = _cli("--out", str(other))
-    assert proc.returncode == 2 and "not a study report" in _one_line_error(proc)
+    assert proc.returncode == 2 and "no rnndyn manifest" in _one_line_error(proc)
     assert (other / "notes.txt").read_text() == "keep me"
 
 

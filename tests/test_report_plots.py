@@ -58,6 +58,7 @@ def test_report_writes_everything(tmp_path: Path, traj: Trajectories) -> None:
     rep.numbers.update(a=np.float64(1.5), b=np.arange(3), c=float("nan"))
     out = rep.write(tmp_path / "rep")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".rnndyn-manifest.json",
         "heat.png",
         "index.html",
         "summary.json",

@@ -13,7 +13,9 @@ it), capture its encoder (``layer="encoder"``, states ``h`` and ``c``) with
 (the null model), measure everything (:mod:`examples.dates._study_analysis`)
 and write one self-contained report folder (``index.html``, PNGs, CSVs,
 ``summary.json``) with :class:`rnndyn.report.Report`, atomically: a failed
-run leaves nothing behind.
+run leaves nothing behind. ``--out`` is checked before the run: it must be
+new, empty, or an earlier report whose manifest proves rnndyn wrote it and
+nobody changed it since; anything else is refused (docs/report.md).
 
 Bad input (``--n`` out of range, an unknown framework, an unwritable or
 unsuitable ``--out``, missing or corrupted weights) ends with one line on
@@ -107,24 +109,14 @@ def _check_n(n: Any) -> int:
 
 
 def _check_out(out: Any) -> Path:
-    """Refuse an --out that cannot be written or that is not ours to replace."""
-    p = Path(out)
-    if p.exists():
-        if not p.is_dir():
-            raise StudyError(f"--out {p} exists and is not a folder; pick a new folder name")
-        if any(p.iterdir()) and not (p / "summary.json").is_file():
-            raise StudyError(
-                f"--out {p} is a non-empty folder that is not a study report; the report replaces "
-                "its folder, so pick a new folder name"
-            )
-    anc = p.parent if str(p.parent) else Path(".")
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
-        raise StudyError(f"cannot create --out {p}: {anc} is not a folder")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise StudyError(f"cannot write --out {p}: no write permission in {anc}")
-    return p
+    """Refuse up front an --out that rnndyn may not write or replace (see docs/report.md)."""
+    from rnndyn._outdir import check_out
+    from rnndyn.errors import RnndynError
+
+    try:
+        return check_out(out, name="--out", what="report")
+    except RnndynError as e:
+        raise StudyError(str(e)) from None
 
 
 def _train(frameworks: tuple[str, ...], seed: int, stages: _Stages) -> Path:
@@ -202,7 +194,8 @@ def run_study(
         Validation strings captured per framework (1 .. 10,000): the first
         ``n`` of the held-out set (``data.generate(n, data.VAL_SEED)``).
     out : path
-        The report folder (replaced if it holds an earlier report).
+        The report folder: new, empty, or an earlier report rnndyn wrote and
+        nobody changed since (replaced atomically); anything else is refused.
     train : bool
         Retrain the models with :mod:`examples.dates.train` (into a temporary
         folder, deleted afterwards) instead of loading the shipped weights.
