@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._physics_util import as_traj
-from ._validation import array_namespace, check_choice, check_int, check_region, to_numpy
+from ._physics_util import as_traj, check_region_arg, real_array
+from ._validation import _dtype_kind, array_namespace, check_choice, check_float, check_int, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories, delta_region_mask
 
@@ -19,6 +19,95 @@ __all__ = ["BootstrapCI", "bootstrap_ci", "BUILTIN_STATISTICS"]
 BUILTIN_STATISTICS = ("mean", "rms_delta", "mean_abs_delta", "area_rms", "area_mean_abs")
 
 _BLOCK_BYTES = 64 * 2**20
+
+#: Most resampled indices (``n_boot * n_sequences``) one call may draw: 2**31 int64s is 16 GiB.
+MAX_DRAWS = 2**31
+
+_SEED_KINDS = "None, a non-negative int, a numpy.random.Generator or a numpy.random.SeedSequence"
+
+
+def check_seed(seed: Any, name: str = "seed") -> Any:
+    """A seed numpy's ``default_rng`` takes as meant: None, an int >= 0, a Generator or a SeedSequence.
+
+    Floats (silently truncated elsewhere), bools, strings and negative ints are refused.
+    """
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise RnndynError(
+            f"{name} must be {_SEED_KINDS}; got {seed!r} ({type(seed).__name__}). For a float such as "
+            f"1.0 pass int(1.0); for a string, derive an int first."
+        )
+    if seed < 0:
+        raise RnndynError(f"{name} must be {_SEED_KINDS}; got the negative int {seed}. Use abs({seed}).")
+    return int(seed)
+
+
+def check_ci(ci: Any) -> float:
+    """A confidence level strictly between 0 and 1 (0.95, not 95)."""
+    ci = check_float(ci, "ci")
+    if 1.0 < ci <= 100.0:
+        raise RnndynError(
+            f"ci is a fraction strictly between 0 and 1; got {ci:g}, which looks like a percent. "
+            f"Use ci={ci / 100:g}."
+        )
+    if not 0.0 < ci < 1.0:
+        raise RnndynError(f"ci must lie strictly between 0 and 1 (e.g. 0.95); got {ci}.")
+    return ci
+
+
+def _as_data(x: Any, name: str = "x") -> tuple[Any, int]:
+    """The data to resample and its number of sequences (axis 0), or an error saying why not."""
+    if isinstance(x, Trajectories):
+        n = x.n_sequences
+    elif hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (np.generic,)):
+        if len(x.shape) == 0:
+            raise RnndynError(
+                f"{name} must have sequences on axis 0; got a 0-d array. Pass an array of shape "
+                "(n_sequences, ...)."
+            )
+        if _dtype_kind(x) not in "fiu":
+            raise RnndynError(
+                f"{name} must hold real numbers (float or int); got dtype {x.dtype}. Convert it first."
+            )
+        n = int(x.shape[0])
+    else:
+        x = real_array(x, name, finite=False)
+        if x.ndim == 0:
+            raise RnndynError(
+                f"{name} must have sequences on axis 0; got the scalar {x}. Pass an array of shape "
+                "(n_sequences, ...)."
+            )
+        n = int(x.shape[0])
+    if n < 1:
+        raise RnndynError(
+            f"bootstrap_ci needs at least one sequence; {name} has none (shape "
+            f"{tuple(getattr(x, 'shape', ()))}). Check the selection that produced it."
+        )
+    return x, n
+
+
+def _as_boot_value(value: Any, b: int | None) -> np.ndarray:
+    """The statistic's output as float64, or an error naming the resample it came from."""
+    where = "on the full data" if b is None else f"on resample {b}"
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        raise RnndynError(
+            f"statistic must return a number or an array of numbers; {where} it returned "
+            f"{type(value).__name__} {value!r:.60}."
+        )
+    try:
+        a = np.asarray(to_numpy(value))
+    except Exception as exc:
+        raise RnndynError(
+            f"statistic must return a number or an array of numbers; {where} it returned a "
+            f"{type(value).__name__} that numpy cannot read: {exc}."
+        ) from None
+    if a.dtype.kind not in "fiu":
+        raise RnndynError(
+            f"statistic must return real numbers; {where} it returned dtype {a.dtype}. "
+            "Return floats (e.g. cast booleans with .astype(float))."
+        )
+    return a.astype(np.float64, copy=False)
 
 
 class BootstrapCI(NamedTuple):
@@ -55,8 +144,11 @@ def _weighted(
         if lengths is not None:
             raise RnndynError("statistic='mean' averages the values as given; lengths= does not apply.")
         v = np.asarray(to_numpy(x.states if isinstance(x, Trajectories) else x), dtype=np.float64)
-        if v.ndim == 0:
-            raise RnndynError("statistic='mean' needs values with sequences on axis 0; got a scalar.")
+        if not np.all(np.isfinite(v)):
+            raise RnndynError(
+                f"statistic='mean': x holds {int((~np.isfinite(v)).sum())} NaN or inf value(s), which "
+                "would make the mean and its interval NaN; drop or replace them first."
+            )
         flat = v.reshape(v.shape[0], -1)
         est = flat.mean(axis=0)
         boots = C @ flat / v.shape[0]
@@ -133,10 +225,17 @@ def bootstrap_ci(
 
         Or any function of resampled data (a Trajectories when ``x`` is one
         or when ``lengths`` is given, else an array of the same type as
-        ``x``) returning a number or an array; it is called ``n_boot + 1`` times.
+        ``x``) returning a number or an array of real numbers, of the same
+        shape every time; it is called ``n_boot + 1`` times. An exception it
+        raises is re-raised as :class:`RnndynError` naming the resample; a
+        statistic that is NaN everywhere on every resample is an error.
     n_boot : int, default 1000
+        At least 2, and ``n_boot * n_sequences <= 2**31``.
     ci : float, default 0.95
-    seed : int, default 0
+        Strictly between 0 and 1 (a percent such as 95 is an error).
+    seed : int, numpy.random.Generator, numpy.random.SeedSequence or None, default 0
+        As :func:`numpy.random.default_rng` takes it; an int must be ``>= 0``
+        (floats, bools and strings are errors). A Generator is advanced.
     region : {"all", "input", "padding"}, default "all"
         For the built-in delta statistics.
     lengths : array, optional
@@ -157,29 +256,56 @@ def bootstrap_ci(
     True
     """
     n_boot = check_int(n_boot, "n_boot", minimum=2)
-    ci = float(ci)
-    if not 0.0 < ci < 1.0:
-        raise RnndynError(f"ci must lie strictly between 0 and 1 (e.g. 0.95); got {ci}.")
-    check_region(region)
-    n = int(x.shape[0]) if hasattr(x, "shape") else len(x)
-    if not isinstance(x, Trajectories) and not hasattr(x, "shape"):
-        x = np.asarray(x, dtype=np.float64)
-    if n < 1:
-        raise RnndynError("bootstrap_ci needs at least one sequence; got none.")
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    q = (100 * (1 - ci) / 2, 100 * (1 + ci) / 2)
+    ci = check_ci(ci)
+    seed = check_seed(seed)
+    check_region_arg(region)
     if isinstance(statistic, str):
         check_choice(statistic, "statistic", BUILTIN_STATISTICS)
-        est, lo, hi = _weighted(x, statistic, _counts(idx, n), region, lengths, q)
-        return BootstrapCI(est, lo, hi, ci, n_boot)
-    if not callable(statistic):
+    elif not callable(statistic):
         raise RnndynError(
             f"statistic must be one of {BUILTIN_STATISTICS} or a function; got {type(statistic).__name__}."
         )
+    x, n = _as_data(x)
+    if n_boot * n > MAX_DRAWS:
+        raise RnndynError(
+            f"n_boot={n_boot} resamples of {n} sequences draw {n_boot * n:,} indices, more than "
+            f"{MAX_DRAWS:,} (16 GiB); use n_boot <= {MAX_DRAWS // n:,} (1000 to 10000 is typical)."
+        )
+    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    q = (100 * (1 - ci) / 2, 100 * (1 + ci) / 2)
+    if isinstance(statistic, str):
+        est, lo, hi = _weighted(x, statistic, _counts(idx, n), region, lengths, q)
+        return BootstrapCI(est, lo, hi, ci, n_boot)
     data = as_traj(x, lengths) if lengths is not None else x
-    est = np.asarray(to_numpy(statistic(data)), dtype=np.float64)
+    est = _call(statistic, data, None)
     boots = np.empty((n_boot, *est.shape))
     for b in range(n_boot):
-        boots[b] = np.asarray(to_numpy(statistic(_take(data, idx[b]))), dtype=np.float64)
+        val = _call(statistic, _take(data, idx[b]), b)
+        if val.shape != est.shape:
+            raise RnndynError(
+                f"statistic returned shape {val.shape} on resample {b} but {est.shape} on the full "
+                "data; it must return the same shape every time (e.g. one value per unit, not one "
+                "per distinct sequence)."
+            )
+        boots[b] = val
+    if np.isnan(est).all() and np.isnan(boots).all():
+        raise RnndynError(
+            "statistic returned NaN everywhere, on the full data and on every resample; there is "
+            "no interval to give. Check the statistic (e.g. a mean over an empty selection)."
+        )
     lo, hi = np.percentile(boots, q, axis=0)
     return BootstrapCI(est, lo, hi, ci, n_boot)
+
+
+def _call(statistic: Callable[[Any], Any], data: Any, b: int | None) -> np.ndarray:
+    """Call the user's statistic; its exception becomes an RnndynError naming the resample."""
+    try:
+        value = statistic(data)
+    except Exception as exc:
+        where = "the full data" if b is None else f"resample {b}"
+        raise RnndynError(
+            f"statistic raised {type(exc).__name__} on {where}: {exc}. Fix the function (it gets "
+            f"{'a Trajectories' if isinstance(data, Trajectories) else 'an array like x'} of "
+            "resampled sequences)."
+        ) from exc
+    return _as_boot_value(value, b)

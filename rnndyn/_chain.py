@@ -18,12 +18,14 @@ from . import metrics
 from ._physics_util import (
     as_traj,
     bead_mask,
+    check_region_arg,
+    check_text,
     common_mask,
     counts_like,
     states64,
     warn_nan,
 )
-from ._validation import check_choice, check_int, check_region, to_numpy
+from ._validation import check_bool, check_float, check_int, to_numpy
 from .errors import RnndynError
 
 __all__ = [
@@ -41,9 +43,9 @@ _EMPTY = "their region has no bond (no step delta) in that sequence"
 
 
 def _chain(x: Any, per: str, region: str, lengths: Any, what: str):
-    check_choice(per, "per", PER)
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_text(per, "per", PER)
+    check_region_arg(region)
+    traj = as_traj(x, lengths, what=what)
     s = states64(traj)
     dmask = traj.delta_mask(region)
     if per == "vector" and region != "all":
@@ -90,6 +92,7 @@ def radius_of_gyration(
     >>> radius_of_gyration(x, squared=True).tolist()      # (1 + 0 + 1) / 3
     [[0.6666666666666666]]
     """
+    squared = check_bool(squared, "squared")
     traj, s, dmask = _chain(x, per, region, lengths, "radius_of_gyration")
     w = bead_mask(dmask).astype(np.float64)
     count = w.sum(axis=1)
@@ -117,6 +120,7 @@ def end_to_end_distance(
     >>> end_to_end_distance(x, per="vector").tolist()
     [5.0]
     """
+    squared = check_bool(squared, "squared")
     traj, s, dmask = _chain(x, per, region, lengths, "end_to_end_distance")
     d = np.diff(s, axis=1)
     ree = np.where(dmask, d, 0.0).sum(axis=1) ** 2
@@ -215,9 +219,11 @@ def bond_correlation(
     >>> bond_correlation(x, max_lag=2)[:, 0].tolist()
     [1.0, 1.0, 1.0]
     """
-    check_choice(per, "per", PER)
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_text(per, "per", PER)
+    check_region_arg(region)
+    if max_lag is not None:
+        check_int(max_lag, "max_lag", minimum=0)
+    traj = as_traj(x, lengths, what="bond_correlation")
     if traj.n_steps < 2:
         raise RnndynError(f"bond_correlation needs at least 2 steps; got {traj.n_steps}.")
     top = traj.n_steps - 2
@@ -306,6 +312,12 @@ def integrated_correlation_time(
     >>> float(integrated_correlation_time(x)[0].round(1))    # uncorrelated bonds
     0.5
     """
+    c = check_float(c, "c", minimum=0.0, exclusive_minimum=True)
+    if isinstance(window, str):
+        check_text(window, "window", ("sokal",))
+    else:
+        check_int(window, "window", minimum=1)
+    return_window = check_bool(return_window, "return_window")
     rho = bond_correlation(x, max_lag=max_lag, per=per, region=region, lengths=lengths)
     top = rho.shape[0] - 1
     if top < 1:
@@ -313,9 +325,6 @@ def integrated_correlation_time(
     tau = 0.5 + np.cumsum(rho[1:], axis=0)  # tau[M - 1] = tau(M)
     M = np.arange(1, top + 1).reshape((-1,) + (1,) * (rho.ndim - 1))
     if isinstance(window, str):
-        check_choice(window, "window", ("sokal",))
-        if not c > 0:
-            raise RnndynError(f"c must be > 0 (Sokal suggests 5 to 10); got {c}.")
         ok = M >= c * tau
         found = ok.any(axis=0)
         idx = np.where(found, np.argmax(ok, axis=0), top - 1)
@@ -329,7 +338,12 @@ def integrated_correlation_time(
                 stacklevel=2,
             )
     else:
-        m = check_int(window, "window", minimum=1, maximum=top)
+        if window > top:
+            raise RnndynError(
+                f"window={window} is past the largest lag summed, {top} (max_lag, default "
+                "n_steps - 2). Use window <= max_lag, or a larger max_lag."
+            )
+        m = int(window)
         idx = np.full(tau.shape[1:], m - 1, dtype=np.int64)
     out = np.take_along_axis(tau, np.asarray(idx)[None, ...], axis=0)[0]
     if out.ndim == 0:

@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._physics_util import as_traj, common_mask, states64, step_mask, warn_nan
-from ._validation import check_end_of_input, check_int, check_region, to_numpy
+from ._physics_util import as_traj, check_region_arg, common_mask, real_array, states64, step_mask, warn_nan
+from ._validation import check_end_of_input, check_float, check_int, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -68,17 +68,18 @@ def _targets(s: np.ndarray, traj: Trajectories, target: Any, tail: int) -> np.nd
                 f"target must be one of {TARGETS} or an array of fixed-point values (shape (n_units,) "
                 f"or (n_sequences, n_units)); got {target!r}."
             )
-        steps = (
-            np.array([T - 1])
-            if target == "final"
-            else np.arange(T - check_int(tail, "tail", minimum=1, maximum=T), T)
-        )
+        if target == "tail_mean" and tail > T:
+            raise RnndynError(
+                f"tail={tail} is longer than the trajectories (n_steps={T}); target='tail_mean' "
+                f"averages the last `tail` steps, so use tail <= {T}."
+            )
+        steps = np.array([T - 1]) if target == "final" else np.arange(T - tail, T)
         h = np.empty((n, U))
         for direction, cols in traj.direction_groups().items():
             t = _input_index(np.broadcast_to(steps, (n, steps.size)), direction, traj, traj.lengths)
             h[:, cols] = s[rows[:, None], t][:, :, cols].mean(axis=1, dtype=np.float64)
         return h
-    h = np.asarray(to_numpy(target), dtype=np.float64)
+    h = real_array(target, "target", finite=False)
     if h.shape not in ((U,), (n, U)):
         raise RnndynError(
             f"target as an array must have shape (n_units,) = ({U},) or (n_sequences, n_units) = "
@@ -121,10 +122,13 @@ def relaxation_curve(x: Any, *, target: Any = "final", tail: int = 5, lengths: A
     >>> relaxation_curve(x, lengths=[2], target=np.zeros(1)).deviation[:, 0].tolist()
     [0.5, 0.25, 0.125, 0.0625, 0.03125]
     """
-    traj = as_traj(x, lengths)
+    tail = check_int(tail, "tail", minimum=1)
+    if not isinstance(target, str) and (target is None or isinstance(target, (bytes, dict))):
+        raise RnndynError(
+            f"target must be one of {TARGETS} or an array of fixed-point values; got {target!r}."
+        )
+    traj = as_traj(x, lengths, what="relaxation_curve")
     n, T, U = traj.shape
-    if T == 0:
-        raise RnndynError("relaxation_curve needs at least one step; got n_steps=0.")
     check_end_of_input(traj.lengths, "relaxation_curve")
     s = to_numpy(traj.states)
     h = _targets(s, traj, target, tail)
@@ -174,13 +178,17 @@ def relaxation_time(
     x : Trajectories or array of shape (n_sequences, n_steps, n_units)
     target, tail : see :func:`relaxation_curve`
     start : int, default 0
+        First offset of the fit window (``>= 0``).
     stop : int, optional
-        Exclusive; default: the last offset any sequence reaches, plus 1.
+        Exclusive, ``start < stop <= n_offsets`` (the last offset any
+        sequence reaches, plus 1; also the default). A larger ``stop`` is an
+        error, not clipped.
     min_points : int, default 3
         Fewer points in a unit's window give NaN ``tau``, ``rate`` and ``r2``
         (with a warning). A window that cannot hold ``min_points`` for any
         unit is an error.
     min_sequences : int, default 1
+        At most ``n_sequences``.
     lengths : array, optional
 
     Returns
@@ -199,11 +207,26 @@ def relaxation_time(
     [19.4957]
     """
     start = check_int(start, "start", minimum=0)
+    if stop is not None:
+        stop = check_int(stop, "stop", minimum=start + 1)
     min_points = check_int(min_points, "min_points", minimum=2)
     min_sequences = check_int(min_sequences, "min_sequences", minimum=1)
-    curve = relaxation_curve(x, target=target, tail=tail, lengths=lengths)
+    traj = as_traj(x, lengths, what="relaxation_time")
+    if min_sequences > traj.n_sequences:
+        raise RnndynError(
+            f"min_sequences={min_sequences} is more than the {traj.n_sequences} sequence(s) given, so "
+            f"no offset could qualify; use min_sequences <= {traj.n_sequences}."
+        )
+    curve = relaxation_curve(traj, target=target, tail=tail)
     K1 = curve.offsets.size
-    stop = K1 if stop is None else check_int(stop, "stop", minimum=start + 1)
+    if stop is None:
+        stop = K1
+    elif stop > K1:
+        raise RnndynError(
+            f"stop={stop} is past the last offset after the end of input ({K1 - 1}; offsets run "
+            f"0..{K1 - 1}), so the window would be silently cut. Use stop <= {K1}, or stop=None for "
+            "the whole curve."
+        )
     k = curve.offsets[:, None].astype(np.float64)
     use = (k >= start) & (k < stop) & (curve.counts >= min_sequences)
     if int(use.sum(axis=0).max()) < min_points:
@@ -274,8 +297,8 @@ def participation_ratio(x: Any, *, region: str = "all", lengths: Any = None) -> 
     >>> round(participation_ratio(x), 1)
     3.0
     """
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_region_arg(region)
+    traj = as_traj(x, lengths, what="participation_ratio")
     s = states64(traj)
     mask = common_mask(step_mask(traj, region), "participation_ratio")
     pts = s[mask]
@@ -307,11 +330,14 @@ def gate_saturation(
     >>> gate_saturation(np.array([0.05, 0.5, 0.95, 0.5])[None, :, None]).tolist()
     [0.5]
     """
-    check_region(region)
-    low, high = float(low), float(high)
+    check_region_arg(region)
+    low, high = check_float(low, "low"), check_float(high, "high")
     if not low < high:
-        raise RnndynError(f"gate_saturation needs low < high; got low={low}, high={high}.")
-    traj = as_traj(x, lengths)
+        raise RnndynError(
+            f"gate_saturation needs low < high (low is the closed-gate bound, high the open one); "
+            f"got low={low}, high={high}. Swap them."
+        )
+    traj = as_traj(x, lengths, what="gate_saturation")
     s = states64(traj)
     mask = step_mask(traj, region)
     n = mask.sum(axis=(0, 1))

@@ -45,15 +45,18 @@ from ._chain import (
 from ._physics_util import (
     as_traj,
     check_counts,
+    check_region_arg,
+    check_text,
     counts_like,
     linfit,
     pair_mask,
+    real_array,
     states64,
     unit_scale,
     warn_nan,
 )
 from ._relaxation import gate_saturation, participation_ratio, relaxation_curve, relaxation_time
-from ._validation import check_choice, check_int, check_lag_window, check_region, to_numpy
+from ._validation import check_float, check_int, check_lag_window, to_numpy
 from .errors import RnndynError
 
 __all__ = [
@@ -110,7 +113,7 @@ def local_exponent(msd_curve: Any, *, atol: float = 0.0) -> np.ndarray:
     msd_curve : array of shape (n_lags, ...)
         An MSD curve with lag 0 first, as :func:`rnndyn.metrics.msd` returns.
     atol : float, default 0.0
-        MSD values ``<= atol`` count as zero.
+        MSD values ``<= atol`` count as zero (finite, ``>= 0``).
 
     Returns
     -------
@@ -126,14 +129,22 @@ def local_exponent(msd_curve: Any, *, atol: float = 0.0) -> np.ndarray:
     >>> local_exponent(np.arange(6.0) ** 2).round(12).tolist()      # MSD = m^2: ballistic
     [2.0, 2.0, 2.0, 2.0]
     """
-    c = np.asarray(to_numpy(msd_curve), dtype=np.float64)
+    atol = check_float(atol, "atol", minimum=0.0)
+    c = real_array(msd_curve, "msd_curve")
     if c.ndim < 1 or c.shape[0] < 3:
         raise RnndynError(
             f"msd_curve must have lag 0 first and at least 3 lags (shape (n_lags, ...)); got shape "
             f"{c.shape}. Compute it with rnndyn.metrics.msd(x, max_lag=...) with max_lag >= 2."
         )
-    if not np.all(np.isfinite(c)):
-        raise RnndynError("msd_curve holds NaN or inf; every value must be finite.")
+    if c.size == 0:
+        raise RnndynError(f"msd_curve has no curve in it (shape {c.shape}); pass at least one column.")
+    if np.any(c < 0):
+        where = tuple(int(i) for i in np.argwhere(c < 0)[0])
+        raise RnndynError(
+            f"msd_curve holds {int((c < 0).sum())} negative value(s) (first: {c[where]} at lag "
+            f"{where[0]}); an MSD is a mean of squares and cannot be negative. Pass the curve of "
+            "rnndyn.metrics.msd, not a difference or a log."
+        )
     m = np.arange(1, c.shape[0] - 1, dtype=np.float64).reshape((-1,) + (1,) * (c.ndim - 1))
     a, b = c[1:-1], c[2:]
     za, zb = a <= atol, b <= atol
@@ -178,8 +189,8 @@ def msd_exponent(x: Any, *, lags: tuple[int, int], region: str = "all", lengths:
     >>> round(float(msd_exponent(x, lags=(1, 10))[0]), 1)     # a random walk: diffusive
     1.0
     """
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_region_arg(region)
+    traj = as_traj(x, lengths, what="msd_exponent")
     lo, hi = check_lag_window(lags, traj.n_steps - 1)
     curve, counts = metrics.msd(traj, max_lag=hi, region=region, return_counts=True)
     curve = np.asarray(to_numpy(curve), dtype=np.float64)[lo : hi + 1]
@@ -208,11 +219,13 @@ def classify_regime(alpha: Any, *, tol: float = 0.2, arrested: float = 0.2, ball
     Parameters
     ----------
     alpha : float or array
+        Real numbers; NaN means "undetermined", ``inf``/``-inf`` are the
+        limits ("ballistic"/"arrested").
     tol : float, default 0.2
-        Half-width of the diffusive band around 1.
+        Half-width of the diffusive band around 1, ``0 <= tol < 1``.
     arrested, ballistic : float
-        The lower and upper thresholds; need ``arrested < 1 - tol`` and
-        ``1 + tol < ballistic``.
+        The lower and upper thresholds (finite); need ``arrested < 1 - tol``
+        and ``1 + tol < ballistic``.
 
     Returns
     -------
@@ -223,13 +236,22 @@ def classify_regime(alpha: Any, *, tol: float = 0.2, arrested: float = 0.2, ball
     >>> classify_regime([2.0, 1.5, 1.05, 0.5, 0.0]).tolist()
     ['ballistic', 'super-diffusive', 'diffusive', 'sub-diffusive', 'arrested']
     """
-    tol, arrested, ballistic = float(tol), float(arrested), float(ballistic)
-    if not (tol >= 0 and arrested < 1 - tol and 1 + tol < ballistic):
+    tol = check_float(tol, "tol", minimum=0.0)
+    arrested = check_float(arrested, "arrested")
+    ballistic = check_float(ballistic, "ballistic")
+    if tol >= 1:
+        raise RnndynError(f"tol must be < 1 (the diffusive band 1 +- tol); got {tol}. Typical: 0.2.")
+    if not arrested < 1 - tol:
         raise RnndynError(
-            "classify_regime needs 0 <= tol, arrested < 1 - tol and 1 + tol < ballistic; got "
-            f"tol={tol}, arrested={arrested}, ballistic={ballistic}."
+            f"arrested must be < 1 - tol = {1 - tol}; got arrested={arrested} (with tol={tol}). "
+            "The thresholds must keep their order arrested < 1 - tol <= 1 + tol < ballistic."
         )
-    a = np.asarray(to_numpy(alpha), dtype=np.float64)
+    if not 1 + tol < ballistic:
+        raise RnndynError(
+            f"ballistic must be > 1 + tol = {1 + tol}; got ballistic={ballistic} (with tol={tol}). "
+            "The thresholds must keep their order arrested < 1 - tol <= 1 + tol < ballistic."
+        )
+    a = real_array(alpha, "alpha", finite=False)
     conds = [
         np.isnan(a),
         a >= ballistic,
@@ -273,9 +295,9 @@ def diffusion_coefficient(
     >>> float(diffusion_coefficient(x, method="green-kubo", max_lag=10)[0].round(1))
     0.5
     """
-    check_choice(method, "method", ("einstein", "green-kubo"))
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_text(method, "method", ("einstein", "green-kubo"))
+    check_region_arg(region)
+    traj = as_traj(x, lengths, what="diffusion_coefficient")
     if method == "einstein":
         if max_lag is not None:
             raise RnndynError(
@@ -298,7 +320,11 @@ def diffusion_coefficient(
             "method='green-kubo' needs an explicit summation window max_lag= (e.g. a few "
             "correlation times; see integrated_correlation_time)."
         )
-    max_lag = check_int(max_lag, "max_lag", minimum=0, maximum=max(traj.n_steps - 2, 0))
+    if traj.n_steps < 2:
+        raise RnndynError(
+            f"method='green-kubo' needs at least 2 steps (one step delta); got n_steps={traj.n_steps}."
+        )
+    max_lag = check_int(max_lag, "max_lag", minimum=0, maximum=traj.n_steps - 2)
     c, counts = metrics.vacf(traj, max_lag=max_lag, region=region, return_counts=True)
     c = np.asarray(to_numpy(c), dtype=np.float64)[: max_lag + 1]
     check_counts(counts_like(counts, c.shape), 0, "green-kubo", region)
@@ -341,9 +367,9 @@ def non_gaussian_parameter(
     >>> float(non_gaussian_parameter(x, lag=4, origins="start")[0])        # -2/(3*4)
     -0.16666666666666663
     """
-    check_choice(origins, "origins", ("all", "start"))
-    check_region(region)
-    traj = as_traj(x, lengths)
+    check_text(origins, "origins", ("all", "start"))
+    check_region_arg(region)
+    traj = as_traj(x, lengths, what="non_gaussian_parameter")
     lag = check_int(lag, "lag", minimum=1, maximum=traj.n_steps - 1)
     s = states64(traj)
     dmask = traj.delta_mask(region)

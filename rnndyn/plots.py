@@ -2,7 +2,9 @@
 
 Every function draws on an ``ax`` (a new figure when none is given) and
 returns the axes, in the habit of pandas and seaborn. matplotlib is imported
-on first use, so ``import rnndyn`` stays light.
+on first use, so ``import rnndyn`` stays light. Arguments are checked before
+anything is drawn: a bad one raises :class:`~rnndyn.RnndynError` and leaves
+``ax`` untouched.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import to_numpy
+from ._physics_util import check_text, real_array
+from ._validation import check_bool, check_float, check_int, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -22,7 +25,25 @@ if TYPE_CHECKING:
 __all__ = ["heatmap", "unit_traces", "curves", "distribution", "ensemble", "loglog"]
 
 
+#: Most histogram bins :func:`distribution` draws (more is a mistake, not a figure).
+MAX_BINS = 10_000
+
+
+def _check_ax(ax: Any) -> None:
+    """``ax`` must be None or a matplotlib Axes (checked before anything is drawn)."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        hint = " For a Figure pass fig.gca() or one of fig.axes." if hasattr(ax, "add_subplot") else ""
+        raise RnndynError(
+            f"ax must be a matplotlib Axes or None (a new figure); got {type(ax).__name__}.{hint}"
+        )
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 4)) -> Axes:
+    _check_ax(ax)
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt  # falls back to Agg where there is no display
@@ -31,10 +52,66 @@ def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 4)) -> Axes:
     return ax
 
 
-def _check_sequence(traj: Trajectories, sequence: int) -> int:
-    if not -traj.n_sequences <= sequence < traj.n_sequences:
-        raise RnndynError(f"sequence must be in [0, {traj.n_sequences}); got {sequence}.")
-    return sequence % traj.n_sequences
+def _check_traj(traj: Any) -> Trajectories:
+    if not isinstance(traj, Trajectories):
+        raise RnndynError(
+            f"traj must be a Trajectories; got {type(traj).__name__}. Wrap an array first: "
+            "Trajectories(states, lengths=...)."
+        )
+    return traj
+
+
+def _check_index(value: Any, name: str, n: int, what: str) -> int:
+    """An int in ``[0, n)``: an index of a sequence or unit (negative indices are refused)."""
+    value = check_int(value, name)
+    if not 0 <= value < n:
+        raise RnndynError(
+            f"{name} must be a {what} index in [0, {n}) ({n} {what}(s)); got {value}."
+            + (
+                f" Negative indices are not read from the end here; use {n - 1} for the last."
+                if value < 0
+                else ""
+            )
+        )
+    return value
+
+
+def _check_sequence(traj: Trajectories, sequence: Any) -> int:
+    return _check_index(sequence, "sequence", _check_traj(traj).n_sequences, "sequence")
+
+
+def _check_str(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise RnndynError(f"{name} must be a str; got {value!r} ({type(value).__name__}).")
+    return value
+
+
+def _check_names(value: Any, name: str, n: int) -> list[str] | None:
+    """None, or one str per curve (``n`` of them)."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
+        raise RnndynError(
+            f"{name} must be a list with one str per curve ({n}); got {type(value).__name__}"
+            + (f" {value!r}: wrap it as [{value!r}]." if isinstance(value, str) else ".")
+        )
+    if len(value) != n:
+        raise RnndynError(f"{name} must have one entry per curve ({n}); got {len(value)}.")
+    for v in value:
+        _check_str(v, f"every entry of {name}")
+    return [str(v) for v in value]
+
+
+def _curve_array(values: Any, name: str) -> np.ndarray:
+    """A 1-D or 2-D real array ``(n_points, n_curves)`` with at least one point and one curve."""
+    y = real_array(values, name, allow_nan=True)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise RnndynError(f"{name} must be 1-D (one curve) or 2-D (n_points, n_curves); got shape {y.shape}.")
+    if y.size == 0:
+        raise RnndynError(f"{name} is empty (shape {y.shape}); there is no curve to draw.")
+    return y
 
 
 def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cmap: str = "RdBu_r") -> Axes:
@@ -48,6 +125,8 @@ def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cm
     >>> ax = heatmap(Trajectories(np.random.default_rng(0).normal(size=(2, 6, 8)), [4, 6]))
     """
     i = _check_sequence(traj, sequence)
+    _check_ax(ax)
+    _check_cmap(cmap)
     ax = _axes(ax, (9, 4))
     img = to_numpy(traj.states[i])
     lim = float(np.abs(img).max()) or 1.0
@@ -64,6 +143,18 @@ def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cm
     return ax
 
 
+def _check_cmap(cmap: Any) -> str:
+    import matplotlib
+
+    _check_str(cmap, "cmap")
+    if cmap not in matplotlib.colormaps:
+        raise RnndynError(
+            f"cmap={cmap!r} is not a matplotlib colormap; try 'RdBu_r' or 'viridis' "
+            "(list(matplotlib.colormaps) names them all)."
+        )
+    return cmap
+
+
 def unit_traces(
     traj: Trajectories,
     units: Sequence[int],
@@ -73,10 +164,23 @@ def unit_traces(
     ax: Axes | None = None,
 ) -> Axes:
     """Value (``what="value"``) or step delta (``what="delta"``) of a few
-    units against the step, for one sequence, with a vertical line at its length."""
+    units against the step, for one sequence, with a vertical line at its length.
+
+    ``units`` is a non-empty list of distinct unit indices in ``[0, n_units)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnndyn import Trajectories
+    >>> ax = unit_traces(Trajectories(np.zeros((2, 5, 3)), [5, 3]), [0, 2], sequence=1)
+    >>> len(ax.lines)      # two units and the end-of-input line
+    3
+    """
     i = _check_sequence(traj, sequence)
-    if what not in ("value", "delta"):
-        raise RnndynError(f"what must be 'value' or 'delta'; got {what!r}.")
+    check_text(what, "what", ("value", "delta"))
+    units = _check_units(units, traj.n_units)
+    if what == "delta" and traj.n_steps < 2:
+        raise RnndynError("what='delta' needs at least 2 steps (one step delta); got n_steps=1.")
     ax = _axes(ax)
     x = to_numpy(traj.states[i]).astype(np.float64)
     if what == "delta":
@@ -88,6 +192,20 @@ def unit_traces(
     ax.set_ylabel("state" if what == "value" else "step delta")
     ax.legend(fontsize=8)
     return ax
+
+
+def _check_units(units: Any, n_units: int) -> list[int]:
+    if isinstance(units, (str, bytes)) or not isinstance(units, Sequence | np.ndarray):
+        raise RnndynError(
+            f"units must be a list of unit indices, e.g. [0, 3]; got {type(units).__name__}"
+            + (f". For one unit pass [{units}]." if isinstance(units, (int, np.integer)) else ".")
+        )
+    if len(units) == 0:
+        raise RnndynError("units is empty; pass at least one unit index, e.g. [0].")
+    out = [_check_index(u, "units", n_units, "unit") for u in units]
+    if len(set(out)) != len(out):
+        raise RnndynError(f"units lists a unit twice ({out}); each unit is drawn once.")
+    return out
 
 
 def curves(
@@ -105,20 +223,53 @@ def curves(
     styles: Sequence[str] | None = None,
 ) -> Axes:
     """Line plot of the columns of ``y`` (shape ``(n_points, n_curves)``),
-    with optional confidence bands ``lower``/``upper`` of the same shape."""
+    with optional confidence bands ``lower``/``upper`` of the same shape.
+
+    ``x`` has one value per point; ``labels`` and ``styles`` one str per
+    curve; ``lower`` and ``upper`` come together. NaN leaves a gap.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ax = curves(np.arange(6.0).reshape(3, 2), labels=["a", "b"])
+    >>> ax.lines[1].get_ydata().tolist()
+    [1.0, 3.0, 5.0]
+    """
+    y = _curve_array(y, "y")
+    n_pts, n_curves = y.shape
+    if x is None:
+        xs = np.arange(n_pts)
+    else:
+        xs = real_array(x, "x")
+        if xs.shape != (n_pts,):
+            raise RnndynError(f"x must have one value per point, shape ({n_pts},); got shape {xs.shape}.")
+    labels = _check_names(labels, "labels", n_curves)
+    styles = _check_names(styles, "styles", n_curves)
+    if (lower is None) != (upper is None):
+        raise RnndynError("lower and upper come together (a band); pass both or neither.")
+    bands = None
+    if lower is not None:
+        bands = []
+        for name, b in (("lower", lower), ("upper", upper)):
+            b = real_array(b, name, allow_nan=True)
+            if b.shape != y.shape and not (b.ndim == 1 and y.shape[1] == 1 and b.shape == (n_pts,)):
+                raise RnndynError(f"{name} must have the shape of y, {y.shape}; got {b.shape}.")
+            bands.append(b.reshape(y.shape))
+    _check_str(xlabel, "xlabel")
+    _check_str(ylabel, "ylabel")
+    logx, logy = check_bool(logx, "logx"), check_bool(logy, "logy")
     ax = _axes(ax)
-    y = np.asarray(to_numpy(y), dtype=np.float64)
-    if y.ndim == 1:
-        y = y[:, None]
-    xs = np.arange(y.shape[0]) if x is None else np.asarray(x)
-    for k in range(y.shape[1]):
+    for k in range(n_curves):
         label = None if labels is None else labels[k]
         ls = "-" if styles is None else styles[k]
-        (line,) = ax.plot(xs, y[:, k], ls, lw=1.3, label=label)
-        if lower is not None and upper is not None:
-            lo = np.asarray(lower, dtype=np.float64).reshape(y.shape)[:, k]
-            hi = np.asarray(upper, dtype=np.float64).reshape(y.shape)[:, k]
-            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+        try:
+            (line,) = ax.plot(xs, y[:, k], ls, lw=1.3, label=label)
+        except ValueError as exc:
+            raise RnndynError(
+                f"styles[{k}]={ls!r} is not a matplotlib line format (e.g. '-', '--', ':'): {exc}"
+            ) from None
+        if bands is not None:
+            ax.fill_between(xs, bands[0][:, k], bands[1][:, k], color=line.get_color(), alpha=0.2, lw=0)
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -130,10 +281,50 @@ def curves(
     return ax
 
 
-def distribution(values: Any, *, bins: int = 40, ax: Axes | None = None, xlabel: str = "") -> Axes:
-    """Histogram of per-unit (or per-sequence) values with the median marked."""
+def _check_bins(bins: Any) -> int | np.ndarray:
+    """A number of bins in ``[1, MAX_BINS]`` or the bin edges (1-D, increasing, finite)."""
+    if isinstance(bins, (list, tuple, np.ndarray)):
+        edges = real_array(bins, "bins")
+        if edges.ndim != 1 or edges.size < 2 or edges.size > MAX_BINS + 1:
+            raise RnndynError(
+                f"bins as edges must be a 1-D array of 2 to {MAX_BINS + 1} values; got shape {edges.shape}."
+            )
+        if np.any(np.diff(edges) <= 0):
+            raise RnndynError("bins as edges must increase strictly (e.g. np.arange(0.5, 10.5)).")
+        return edges
+    n = check_int(bins, "bins", minimum=1)
+    if n > MAX_BINS:
+        raise RnndynError(f"bins must be <= {MAX_BINS}; got {n}. A few dozen bins is typical.")
+    return n
+
+
+def distribution(
+    values: Any, *, bins: int | Sequence[float] = 40, ax: Axes | None = None, xlabel: str = ""
+) -> Axes:
+    """Histogram of per-unit (or per-sequence) values with the median marked.
+
+    ``values`` must be non-empty and finite (drop NaN first: nothing is
+    dropped silently); ``bins`` is an int in ``[1, 10000]`` or the bin
+    edges (1-D, strictly increasing).
+
+    Examples
+    --------
+    >>> ax = distribution([1.0, 2.0, 2.0, 3.0], bins=3)
+    >>> [float(p.get_height()) for p in ax.patches]
+    [1.0, 2.0, 1.0]
+    """
+    v = real_array(values, "values").ravel()
+    if v.size == 0:
+        raise RnndynError("values is empty; there is nothing to draw a histogram of.")
+    bins = _check_bins(bins)
+    if isinstance(bins, np.ndarray) and (v.min() < bins[0] or v.max() > bins[-1]):
+        out = int(((v < bins[0]) | (v > bins[-1])).sum())
+        raise RnndynError(
+            f"bins: {out} value(s) lie outside the edges [{bins[0]:g}, {bins[-1]:g}] and would be left out "
+            f"of the histogram (values span [{v.min():g}, {v.max():g}]); widen the edges or pass a number."
+        )
+    _check_str(xlabel, "xlabel")
     ax = _axes(ax)
-    v = np.asarray(to_numpy(values), dtype=np.float64).ravel()
     ax.hist(v, bins=bins, color="tab:blue", alpha=0.8)
     ax.axvline(float(np.median(v)), color="k", ls="--", lw=1, label=f"median {np.median(v):.3g}")
     ax.set_xlabel(xlabel)
@@ -143,9 +334,20 @@ def distribution(values: Any, *, bins: int = 40, ax: Axes | None = None, xlabel:
 
 
 def ensemble(traj: Trajectories, unit: int, *, ax: Axes | None = None, alpha: float = 0.05) -> Axes:
-    """One unit over every sequence (faint lines) with the mean (dashed)."""
-    if not 0 <= unit < traj.n_units:
-        raise RnndynError(f"unit must be in [0, {traj.n_units}); got {unit}.")
+    """One unit over every sequence (faint lines) with the mean (dashed).
+
+    ``alpha`` is the opacity of the faint lines, in ``(0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnndyn import Trajectories
+    >>> ax = ensemble(Trajectories(np.ones((4, 5, 2))), 1)
+    >>> len(ax.lines)      # four sequences and the mean
+    5
+    """
+    unit = _check_index(unit, "unit", _check_traj(traj).n_units, "unit")
+    alpha = check_float(alpha, "alpha", minimum=0.0, maximum=1.0, exclusive_minimum=True)
     ax = _axes(ax)
     x = to_numpy(traj.states[:, :, unit]).astype(np.float64)
     ax.plot(np.arange(traj.n_steps), x.T, color="tab:blue", lw=0.5, alpha=alpha)
@@ -166,12 +368,40 @@ def loglog(
     guides: bool = True,
 ) -> Axes:
     """MSD-like curves on log-log axes (lag 0 dropped) with slope-1 and
-    slope-2 guide lines (Brownian and ballistic)."""
-    y = np.asarray(to_numpy(curve), dtype=np.float64)
-    if y.ndim == 1:
-        y = y[:, None]
-    lag = np.arange(y.shape[0]) if lags is None else np.asarray(lags)
+    slope-2 guide lines (Brownian and ballistic).
+
+    ``curve`` is ``(n_lags, n_curves)`` (or 1-D) and must not be negative;
+    ``lags`` (default ``0, 1, ...``) has one value per row, at least one of
+    them ``> 0``. A zero value has no place on a log axis and is not drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ax = loglog(np.arange(5.0) ** 2, guides=False)
+    >>> ax.lines[0].get_xdata().tolist()      # lag 0 left out
+    [1.0, 2.0, 3.0, 4.0]
+    """
+    y = _curve_array(curve, "curve")
+    if np.any(y < 0):
+        raise RnndynError(
+            f"curve holds {int((y < 0).sum())} negative value(s); an MSD-like curve cannot be negative "
+            "and a log axis cannot show it. Plot it with curves() instead."
+        )
+    if lags is None:
+        lag = np.arange(y.shape[0], dtype=np.float64)
+    else:
+        lag = real_array(lags, "lags")
+        if lag.shape != (y.shape[0],):
+            raise RnndynError(
+                f"lags must have one value per row of curve, shape ({y.shape[0]},); got {lag.shape}."
+            )
+        if np.any(lag < 0):
+            raise RnndynError("lags must be >= 0 (lag 0 is left out, negative lags do not exist).")
+    guides = check_bool(guides, "guides")
+    _check_ax(ax)
     keep = lag > 0
+    if not keep.any():
+        raise RnndynError("loglog needs at least one lag > 0 (lag 0 is left out on a log axis); got none.")
     ax = curves(
         y[keep],
         x=lag[keep],

@@ -30,8 +30,16 @@ import pandas as pd
 
 from . import metrics
 from ._bootstrap import BootstrapCI, bootstrap_ci
-from ._physics_util import as_traj, check_counts, counts_like, linfit, unit_scale
-from ._validation import check_lag_window, check_region, to_numpy
+from ._physics_util import (
+    as_traj,
+    check_counts,
+    check_region_arg,
+    counts_like,
+    linfit,
+    real_array,
+    unit_scale,
+)
+from ._validation import check_bool, check_int, check_lag_window, to_numpy
 from .errors import RnndynError
 from .physics import ZERO_MSD, _exponent, classify_regime, relaxation_time
 from .trajectories import UNIT_COLUMNS, Trajectories
@@ -159,8 +167,9 @@ def unit_summary(
     >>> table["regime"].tolist()
     ['diffusive', 'diffusive']
     """
-    check_region(region)
-    traj = as_traj(traj, lengths, "traj")
+    check_region_arg(region)
+    extra = check_bool(extra, "extra")
+    traj = as_traj(traj, lengths, "traj", what="unit_summary")
     U, T = traj.n_units, traj.n_steps
     if T < 3:
         raise RnndynError(f"unit_summary needs at least 3 steps (2 deltas); got n_steps={T}.")
@@ -248,8 +257,10 @@ def describe(values: Any) -> pd.Series | pd.DataFrame:
     Parameters
     ----------
     values : array-like, Series or DataFrame
-        1-D values (a Series keeps its name); a DataFrame gives one column
-        per numeric column.
+        1-D real values (a Series keeps its name); a DataFrame gives one
+        column per numeric column. At least one value; NaN is left out (a
+        column of NaN only gives ``count`` 0 and NaN statistics), inf is an
+        error.
 
     Examples
     --------
@@ -258,16 +269,41 @@ def describe(values: Any) -> pd.Series | pd.DataFrame:
     """
     if isinstance(values, pd.DataFrame):
         num = values.select_dtypes("number")
-        return pd.DataFrame({c: describe(num[c]) for c in num.columns})
+        if num.shape[1] == 0:
+            raise RnndynError(
+                f"values is a DataFrame without a numeric column (columns: {list(values.columns)}); "
+                "describe() needs numbers. Pass the numeric columns, e.g. table[['area_rms']]."
+            )
+        if values.shape[0] == 0:
+            raise RnndynError("values is a DataFrame with no rows; describe() needs at least one value.")
+        return pd.DataFrame({c: _describe(num[c]) for c in num.columns})
+    return _describe(values)
+
+
+def _describe(values: Any) -> pd.Series:
     name = values.name if isinstance(values, pd.Series) else None
     if isinstance(values, pd.Series):
-        a = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        a = np.asarray(to_numpy(values), dtype=np.float64)
+        dtype = values.dtype
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        try:
+            if not (numeric or dtype.kind == "O"):
+                raise TypeError
+            values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise RnndynError(
+                f"values must hold real numbers; the Series {name!r} has dtype {dtype}, which is not "
+                "numeric. Pass a numeric column (e.g. table['area_rms'])."
+            ) from None
+    a = real_array(values, "values", allow_nan=True)
     if a.ndim != 1:
         raise RnndynError(
             f"describe() takes 1-D values (e.g. one column per unit); got shape {a.shape}. Pass "
             "values.ravel() to pool everything, or a DataFrame for one description per column."
+        )
+    if a.size == 0:
+        raise RnndynError(
+            "values is empty; describe() needs at least one value. Check the selection that produced "
+            "it (e.g. a filter that kept no unit)."
         )
     a = a[~np.isnan(a)]
     index = ["count", "mean", "std", "min", *[f"{p}%" for p in DESCRIBE_PERCENTILES], "max"]
@@ -283,20 +319,57 @@ def rank_units(summary: pd.DataFrame, *, by: str = "area_mean_abs", ascending: b
 
     Ties are broken by unit position (the row order), NaN ranks last.
 
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        A table with one row per unit, such as :func:`unit_summary` returns
+        (at least one row).
+    by : str, default "area_mean_abs"
+        A numeric column of ``summary``.
+    ascending : bool, default False
+
     Examples
     --------
     >>> import pandas as pd
     >>> rank_units(pd.DataFrame({"area_mean_abs": [1.0, 3.0, 3.0, float("nan")]})).tolist()
     [3, 1, 2, 4]
     """
-    if by not in summary.columns:
-        raise RnndynError(f"by={by!r} is not a column of the summary; columns are {list(summary.columns)}.")
-    v = summary[by].to_numpy(dtype=np.float64)
+    if not isinstance(summary, pd.DataFrame):
+        raise RnndynError(
+            f"summary must be a pandas DataFrame with one row per unit (from unit_summary); got "
+            f"{type(summary).__name__}."
+        )
+    ascending = check_bool(ascending, "ascending")
+    v = _numeric_column(summary, by)
     key = np.where(np.isnan(v), np.inf, v if ascending else -v)
     order = np.lexsort((np.arange(v.size), np.isnan(v), key))
     ranks = np.empty(v.size, dtype=np.int64)
     ranks[order] = np.arange(1, v.size + 1)
     return pd.Series(ranks, index=summary.index, name="rank")
+
+
+def _numeric_column(table: pd.DataFrame, by: Any) -> np.ndarray:
+    """``table[by]`` as float64, or an error naming the numeric columns one can rank by."""
+    numeric = list(table.select_dtypes("number").columns)
+    if not isinstance(by, str):
+        raise RnndynError(
+            f"by must be a column name (str); got {by!r} ({type(by).__name__}). Numeric columns: {numeric}."
+        )
+    if by not in table.columns:
+        raise RnndynError(f"by={by!r} is not a column of the summary; numeric columns are {numeric}.")
+    if by not in numeric:
+        raise RnndynError(
+            f"by={by!r} is a {table[by].dtype} column, not a numeric one, so it cannot be ranked; "
+            f"rank by one of the numeric columns {numeric}."
+        )
+    if table.shape[0] == 0:
+        raise RnndynError("summary has no rows (no units); there is nothing to rank.")
+    try:
+        return table[by].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):  # e.g. a column of complex numbers
+        raise RnndynError(
+            f"by={by!r} holds values that are not real numbers; rank by a real column."
+        ) from None
 
 
 def top_units(
@@ -315,7 +388,10 @@ def top_units(
         Trajectories are summarised first (only the areas when ``by`` is an
         area column, else :func:`unit_summary` with ``extra=True``).
     n : int, default 5
+        ``1 <= n <= n_units``; asking for more units than there are is an
+        error (nothing is silently cut), ``n = n_units`` sorts them all.
     by : str, default "area_mean_abs"
+        A numeric column of the summary.
     region : str, default "all"
         For Trajectories and arrays only.
     lengths : array, optional
@@ -328,14 +404,28 @@ def top_units(
     >>> top_units(x, n=2).index.tolist()
     [1, 3]
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise RnndynError(f"n must be a positive int; got {n!r}.")
+    n = check_int(n, "n", minimum=1)
+    if not isinstance(by, str):
+        raise RnndynError(f"by must be a column name (str); got {by!r} ({type(by).__name__}).")
+    check_region_arg(region)
+    text_columns = (*UNIT_COLUMNS, "regime")
+    if not isinstance(summary_or_traj, pd.DataFrame) and by in text_columns:
+        numeric = [c for c in SUMMARY_COLUMNS if c not in text_columns]
+        raise RnndynError(
+            f"by={by!r} is a text column of unit_summary, not a numeric one, so it cannot be ranked; "
+            f"rank by one of the numeric columns {numeric} (or a plugin metric)."
+        )
     if isinstance(summary_or_traj, pd.DataFrame):
         if lengths is not None:
             raise RnndynError("lengths= is for trajectories; a summary table already has its numbers.")
+        if region != "all":
+            raise RnndynError(
+                f"region={region!r} is for trajectories; a summary table already has its numbers "
+                "(pass region= to unit_summary instead)."
+            )
         table = summary_or_traj
     elif by in ("area_mean_abs", "area_rms"):
-        traj = as_traj(summary_or_traj, lengths, "summary_or_traj")
+        traj = as_traj(summary_or_traj, lengths, "summary_or_traj", what="top_units")
         fn = metrics.mean_abs_delta if by == "area_mean_abs" else metrics.rms_delta
         curve, counts = fn(traj, region=region, return_counts=True)
         table = traj.units[list(UNIT_COLUMNS)].copy()
@@ -344,4 +434,9 @@ def top_units(
     else:
         table = unit_summary(summary_or_traj, region=region, lengths=lengths)
     ranks = rank_units(table, by=by)
+    if n > len(table):
+        raise RnndynError(
+            f"n={n} is more than the {len(table)} unit(s) there are; use n <= {len(table)} "
+            f"(n={len(table)} returns them all, sorted)."
+        )
     return table.iloc[np.argsort(ranks.to_numpy(), kind="stable")[: int(n)]]

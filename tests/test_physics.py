@@ -549,7 +549,12 @@ def test_torch_input():
 @pytest.mark.parametrize("target", ["final", "tail_mean"])
 def test_relaxation_curve_matches_processing_order_and_align_end(masked, target):
     units = pd.DataFrame(
-        {"layer": "l", "state": "h", "direction": ["forward", "backward", "forward", "backward"], "index": 0}
+        {
+            "layer": "l",
+            "state": "h",
+            "direction": ["forward", "backward", "forward", "backward"],
+            "index": [0, 0, 1, 1],
+        }
     )
     x = np.random.default_rng(24).standard_normal((5, 12, 4))
     traj = Trajectories(x, lengths=[12, 5, 8, 3, 1], units=units, masked=masked)

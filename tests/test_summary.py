@@ -204,7 +204,7 @@ def test_top_units_ties_by_position():
     assert summary.rank_units(table, ascending=True).tolist() == [2, 3, 4, 5, 1]
     with pytest.raises(RnndynError, match="not a column"):
         summary.top_units(table, by="area")
-    with pytest.raises(RnndynError, match="positive int"):
+    with pytest.raises(RnndynError, match="n must be >= 1"):
         summary.top_units(table, n=0)
 
 
