@@ -11,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from . import metrics
-from .errors import PluginError, RnndynError
+from .errors import MissingExtraError, PluginError, RnndynError
 from .trajectories import Trajectories
 
 __version__ = "0.1.0"
 
-__all__ = ["Trajectories", "RnndynError", "PluginError", "metrics", "capture", "list_plugins"]
+__all__ = [
+    "Trajectories",
+    "RnndynError",
+    "PluginError",
+    "MissingExtraError",
+    "metrics",
+    "capture",
+    "list_plugins",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ._validation import array_namespace, to_numpy
-from .errors import RnndynError
+from ._validation import array_namespace, check_choice, describe, to_numpy
+from .errors import MissingExtraError, RnndynError
+
+__all__ = ["to_xarray", "to_frame", "concat"]
+
 
 if TYPE_CHECKING:
     import xarray
@@ -22,7 +25,10 @@ def to_xarray(traj: Trajectories) -> xarray.DataArray:
     try:
         import xarray as xr
     except ImportError:
-        raise RnndynError("to_xarray() needs xarray: pip install 'rnndyn[xarray]'.") from None
+        raise MissingExtraError(
+            "to_xarray() needs xarray, which is not installed: pip install 'rnndyn[xarray]' "
+            "(or pip install xarray). to_frame() gives a pandas table without it."
+        ) from None
     coords: dict[str, Any] = {
         "sequence": np.arange(traj.n_sequences),
         "step": np.arange(traj.n_steps),
@@ -56,30 +62,80 @@ def to_frame(traj: Trajectories) -> pd.DataFrame:
     return df
 
 
-def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
-    """See :meth:`Trajectories.concat`."""
-    parts = list(parts)
+def _library(x: Any) -> str:
+    return type(x).__module__.split(".")[0]
+
+
+def _check_parts(parts: Any) -> list[Trajectories]:
+    from .trajectories import Trajectories
+
+    expect = "parts must be a list (or other iterable) of Trajectories"
+    if isinstance(parts, Trajectories):
+        raise RnndynError(f"{expect}; got one Trajectories. Wrap it in a list: concat([traj, ...]).")
+    if parts is None or isinstance(parts, str | bytes | Mapping) or hasattr(parts, "shape"):
+        raise RnndynError(f"{expect}; got {describe(parts)}. Wrap arrays as Trajectories(x, lengths=...).")
+    try:
+        parts = list(parts)
+    except TypeError:
+        raise RnndynError(f"{expect}; got {describe(parts)}, which is not iterable.") from None
     if not parts:
-        raise RnndynError("concat() needs at least one Trajectories; got none.")
+        raise RnndynError("concat() needs at least one Trajectories in parts; got none.")
+    for j, p in enumerate(parts):
+        if not isinstance(p, Trajectories):
+            raise RnndynError(
+                f"concat(): part {j} of parts is {describe(p)}, not a Trajectories. Wrap arrays as "
+                "Trajectories(x, lengths=...) first."
+            )
     first = parts[0]
+    lib0 = _library(first.states)
+    dev0 = getattr(first.states, "device", None)
     for j, p in enumerate(parts[1:], 1):
+        lib = _library(p.states)
+        if lib != lib0:
+            raise RnndynError(
+                f"concat(): part {j} of parts holds {lib} states and part 0 {lib0} states; parts must "
+                "come from one array library. Convert them first, e.g. [t.to_numpy() for t in parts]."
+            )
+        if lib == "torch" and str(p.states.device) != str(dev0):
+            raise RnndynError(
+                f"concat(): part {j} of parts is on device {p.states.device} and part 0 on {dev0}; "
+                "move every part's states to one device first (or call .to_numpy() on each part)."
+            )
         if p.order != first.order or p.masked != first.masked:
             raise RnndynError(
                 f"concat(): part {j} has order={p.order}, masked={p.masked}; part 0 has "
-                f"order={first.order}, masked={first.masked}. Convert first."
+                f"order={first.order}, masked={first.masked}. Convert first (input_order() / "
+                "processing_order()); parts with different masking come from different models."
             )
+    return parts
+
+
+def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
+    """See :meth:`Trajectories.concat`."""
+    check_choice(along, "along", ("sequences", "units"))
+    parts = _check_parts(parts)
+    first = parts[0]
     xp = array_namespace(first.states)
     if along == "sequences":
         for j, p in enumerate(parts[1:], 1):
-            if p.n_steps != first.n_steps or not p.units.equals(first.units):
+            if p.n_steps != first.n_steps or p.n_units != first.n_units:
                 raise RnndynError(
                     f"concat(along='sequences'): part {j} has {p.n_steps} steps and "
-                    f"{p.n_units} units; part 0 has {first.n_steps} and {first.n_units} "
-                    "(and the unit tables must be equal)."
+                    f"{p.n_units} units; part 0 has {first.n_steps} and {first.n_units}. "
+                    "Pad every batch to one number of steps (and pass lengths=)."
+                )
+            if not p.units.equals(first.units):
+                raise RnndynError(
+                    f"concat(along='sequences'): part {j} has another units table than part 0; "
+                    "batches joined along sequences must hold the same units in the same order."
                 )
         has_inputs = [p.inputs is not None for p in parts]
         if any(has_inputs) and not all(has_inputs):
-            raise RnndynError("concat(): some parts have inputs and some do not.")
+            missing = has_inputs.index(False)
+            raise RnndynError(
+                f"concat(): some parts have inputs and some do not (part {missing} has none); "
+                "give every part its inputs, or none."
+            )
         inputs = [x for p in parts for x in p.inputs] if all(has_inputs) else None
         states = xp.concat([p.states for p in parts], axis=0)
         return first._replace(
@@ -87,19 +143,29 @@ def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajec
             lengths=np.concatenate([p.lengths for p in parts]),
             inputs=inputs,
         )
-    if along == "units":
-        for j, p in enumerate(parts[1:], 1):
-            if p.n_sequences != first.n_sequences or p.n_steps != first.n_steps:
-                raise RnndynError(
-                    f"concat(along='units'): part {j} is {p.shape[:2]} (sequences, steps); "
-                    f"part 0 is {first.shape[:2]}."
-                )
-            if not np.array_equal(p.lengths, first.lengths):
-                raise RnndynError(f"concat(along='units'): part {j} has other lengths.")
-        units = pd.concat([p.units for p in parts], ignore_index=True)
-        states = xp.concat([p.states for p in parts], axis=2)
-        return first._replace(states=states, units=units)
-    raise RnndynError(f"along must be 'sequences' or 'units'; got {along!r}.")
+    for j, p in enumerate(parts[1:], 1):
+        if p.n_sequences != first.n_sequences or p.n_steps != first.n_steps:
+            raise RnndynError(
+                f"concat(along='units'): part {j} is {p.shape[:2]} (sequences, steps); "
+                f"part 0 is {first.shape[:2]}. Join along units only captures of the same sequences."
+            )
+        if not np.array_equal(p.lengths, first.lengths):
+            raise RnndynError(
+                f"concat(along='units'): part {j} has other lengths than part 0, so it holds other "
+                "sequences; join along units only captures of the same sequences."
+            )
+    units = pd.concat([p.units for p in parts], ignore_index=True)
+    dup = units.duplicated(["layer", "state", "direction", "index"]).to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        part = int(np.searchsorted(np.cumsum([p.n_units for p in parts]), row, side="right"))
+        raise RnndynError(
+            f"concat(along='units'): part {part} repeats the unit "
+            f"{units.iloc[row][['layer', 'state', 'direction', 'index']].tolist()} of an earlier part; "
+            "every unit may appear once (select() the units you need from each part)."
+        )
+    states = xp.concat([p.states for p in parts], axis=2)
+    return first._replace(states=states, units=units)
 
 
 def _like(arr: np.ndarray, ref: Any) -> Any:

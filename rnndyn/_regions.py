@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import array_namespace, check_lengths, check_region
+from ._validation import array_namespace, check_bool, check_lengths, check_region
 from .errors import RnndynError
 from .trajectories import Trajectories, delta_region_mask
 
@@ -197,16 +197,44 @@ def resolve(x: Any, lengths: Any, region: str, name: str = "x") -> tuple[Any, Wi
 
 
 def setup(
-    x: Any, lengths: Any, region: str, fname: str, min_steps: int, vector: bool = False
+    x: Any,
+    lengths: Any,
+    region: str,
+    fname: str,
+    min_steps: int,
+    vector: bool = False,
+    *,
+    averaged: bool = True,
+    flags: dict[str, Any] | None = None,
 ) -> tuple[Any, Windows, int]:
-    """:func:`resolve`, plus the checks every metric shares: enough steps, one chain for ``vector``."""
+    """:func:`resolve`, plus the checks every metric shares.
+
+    Checks, before any work: ``region``; ``vector`` and the other ``flags``
+    (name -> value) are real booleans; at least ``min_steps`` steps; for an
+    ``averaged`` metric (a mean over sequences) at least one sequence and one
+    unit; one chain for ``vector``.
+    """
+    check_region(region)
+    vector = check_bool(vector, "vector")
+    for name, value in (flags or {}).items():
+        check_bool(value, name)
     states, win = resolve(x, lengths, region)
-    T = int(states.shape[1])
+    n, T, U = (int(s) for s in states.shape)
     if T < min_steps:
         what = "one step" if min_steps == 1 else "two steps (one delta)"
-        raise RnndynError(f"{fname}() needs at least {what}; x has n_steps={T}. Capture longer sequences.")
+        why = "" if min_steps == 1 else " A one-step trajectory has no deltas."
+        raise RnndynError(
+            f"{fname}() needs at least {what}; x has n_steps={T}.{why} Capture longer sequences."
+        )
+    if averaged and n == 0:
+        raise RnndynError(
+            f"{fname}() averages over sequences, but x has 0 sequences: a mean of nothing is "
+            "undefined. Pass at least one sequence (an empty take() or filter may have removed them all)."
+        )
+    if averaged and U == 0:
+        raise RnndynError(f"{fname}() needs at least one unit; x has n_units=0. Select at least one unit.")
     if vector and win.n_groups > 1 and not win.full_positions:
-        if not all(np.array_equal(a[:, :1], a) for a in (win.dstart, win.dcount, win.pcount)):
+        if not all(bool(np.all(a == a[:, :1])) for a in (win.dstart, win.dcount, win.pcount)):
             raise RnndynError(
                 f"{fname}(vector=True) treats the whole state vector as one chain, so every unit "
                 f"must share the steps of region {region!r}; here forward and backward units have "
@@ -221,7 +249,10 @@ def check_max_lag(max_lag: Any, top: int, fname: str, n_steps: int) -> int:
     if max_lag is None:
         return top
     if isinstance(max_lag, (bool, np.bool_)) or not isinstance(max_lag, (int, np.integer)):
-        raise RnndynError(f"max_lag must be an int or None; got {max_lag!r} ({type(max_lag).__name__}).")
+        raise RnndynError(
+            f"max_lag must be an int or None; got {max_lag!r} ({type(max_lag).__name__}). Floats and "
+            f"booleans are never truncated: pass a whole number in [0, {top}], or None for all lags."
+        )
     if max_lag < 0:
         raise RnndynError(f"max_lag must be >= 0; got {max_lag}. Lag 0 is the first entry.")
     if max_lag > top:

@@ -7,7 +7,8 @@ expected, what was received, and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,8 @@ __all__ = [
     "check_float",
     "check_lag_window",
     "check_choice",
+    "check_array_data",
+    "describe",
     "is_numpy",
     "to_numpy",
 ]
@@ -47,13 +50,47 @@ def is_numpy(x: Any) -> bool:
     return isinstance(x, np.ndarray | np.generic)
 
 
-def to_numpy(x: Any) -> np.ndarray:
+def describe(x: Any) -> str:
+    """A short description of what was received, for error messages."""
+    shape = getattr(x, "shape", None)
+    if shape is not None and hasattr(x, "dtype"):
+        lib = type(x).__module__.split(".")[0]
+        return f"a {lib} {type(x).__name__} of shape {tuple(shape)} and dtype {x.dtype}"
+    text = " ".join(repr(x).split())
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(x).__name__})"
+
+
+def check_array_data(x: Any, name: str = "x") -> None:
+    """Refuse arrays that hold no values yet: torch ``meta`` tensors, dask arrays of unknown shape."""
+    if getattr(x, "is_meta", False) is True:
+        raise RnndynError(
+            f"{name} is a torch tensor on the 'meta' device: it has a shape {tuple(x.shape)} but no "
+            "values, so nothing can be computed from it. Capture (or create) it on a real device, "
+            "e.g. model.to('cpu') or model.to('cuda') before capturing, and pass that tensor."
+        )
+    shape = getattr(x, "shape", None)
+    if type(x).__module__.startswith("dask") and shape is not None:
+        if any(isinstance(s, float) and math.isnan(s) for s in shape):
+            raise RnndynError(
+                f"{name} is a dask array with unknown chunk sizes (shape {tuple(shape)}), e.g. after "
+                f"boolean indexing; call {name} = {name}.compute_chunk_sizes() first, or "
+                f"{name}.compute() to load it."
+            )
+
+
+def to_numpy(x: Any, name: str = "x") -> np.ndarray:
     """Convert any supported array (numpy, torch, dask, list) to numpy."""
     if isinstance(x, np.ndarray):
         return x
+    check_array_data(x, name)
     mod = type(x).__module__
     if mod.startswith("torch"):
-        return x.detach().cpu().numpy()
+        x = x.detach()
+        if str(x.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+            x = x.float()
+        return x.cpu().numpy()
     if mod.startswith("dask"):
         return np.asarray(x.compute())
     return np.asarray(x)
@@ -82,17 +119,26 @@ def check_states(x: Any, name: str = "x", *, finite: bool = True) -> Any:
     """Validate an array shaped ``(n_sequences, n_steps, n_units)``.
 
     Lists and other array-likes become numpy arrays; numpy, torch and dask
-    arrays are returned as they are (same type, same device).
+    arrays are returned as they are (same type, same device). Torch tensors
+    on the ``meta`` device and dask arrays of unknown chunk sizes are refused.
     """
+    expect = f"{name} must be an array of shape (n_sequences, n_steps, n_units)"
+    if type(x).__module__.startswith("pandas"):
+        raise RnndynError(
+            f"{expect}; got a pandas {type(x).__name__}, which is a table, not 3-d. Pass a numpy "
+            "array, e.g. df.to_numpy().reshape(n_sequences, n_steps, n_units)."
+        )
+    if x is None or isinstance(x, str | bytes | Mapping | set | Iterator | int | float | complex):
+        raise RnndynError(f"{expect}; got {describe(x)}.")
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         try:
             x = np.asarray(x)
         except Exception as exc:  # ragged lists and the like
             raise RnndynError(
-                f"{name} must be an array of shape (n_sequences, n_steps, n_units); "
-                f"could not convert the {type(x).__name__} received: {exc}. Pad ragged "
+                f"{expect}; could not convert the {type(x).__name__} received: {exc}. Pad ragged "
                 "sequences to one length and pass `lengths=` instead."
             ) from None
+    check_array_data(x, name)
     shape = tuple(int(s) for s in x.shape)
     if len(shape) != 3:
         hint = ""
@@ -106,9 +152,10 @@ def check_states(x: Any, name: str = "x", *, finite: bool = True) -> Any:
         )
     kind = _dtype_kind(x)
     if kind not in "fiu":
+        what = {"b": "booleans", "c": "complex numbers"}.get(kind, "non-numbers")
         raise RnndynError(
-            f"{name} must hold real numbers (float or int); got dtype {x.dtype}. "
-            "Convert it first, e.g. x.astype(float)."
+            f"{name} must hold real numbers (float or int); got dtype {x.dtype} ({what}). "
+            "Convert it first, e.g. x.astype(float) (for complex states: x.real or abs(x))."
         )
     if finite and kind == "f":
         check_finite(x, name)
@@ -138,43 +185,66 @@ def check_finite(x: Any, name: str = "x") -> None:
 
 
 def check_lengths(lengths: Any, n_sequences: int, n_steps: int, name: str = "lengths") -> np.ndarray:
-    """Validate per-sequence lengths; ``None`` means every step is real."""
+    """Validate per-sequence lengths; ``None`` means every step is real.
+
+    Whole numbers only: ints, or floats that are exactly whole (``7.0``);
+    booleans, fractions, NaN and inf are refused, never rounded.
+    """
     if lengths is None:
         return np.full(n_sequences, n_steps, dtype=np.int64)
-    arr = to_numpy(lengths)
+    expect = f"{name} must be a 1-d array of ints with one entry per sequence ({n_sequences})"
+    if isinstance(lengths, str | bytes | Mapping | set | Iterator) or isinstance(lengths, bool | np.bool_):
+        raise RnndynError(f"{expect}; got {describe(lengths)}.")
+    try:
+        arr = to_numpy(lengths, name)
+    except RnndynError:
+        raise
+    except Exception as exc:
+        raise RnndynError(f"{expect}; could not convert {describe(lengths)}: {exc}.") from None
     if arr.ndim != 1 or arr.shape[0] != n_sequences:
+        hint = " For one sequence pass [length]." if arr.ndim == 0 else ""
+        raise RnndynError(f"{expect}; got shape {arr.shape}.{hint}")
+    kind = arr.dtype.kind
+    if kind == "b":
         raise RnndynError(
-            f"{name} must be a 1-d array with one entry per sequence ({n_sequences}); got shape {arr.shape}."
+            f"{expect}; got booleans. A length counts real steps: for a (n_sequences, n_steps) mask "
+            "pass mask.sum(axis=1)."
         )
-    if arr.size and arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise RnndynError(f"{name} must hold whole numbers; got dtype {arr.dtype}.")
-    arr = arr.astype(np.int64, copy=False)
+    if arr.size and kind not in "iu":
+        if kind != "f":
+            raise RnndynError(f"{expect}; got dtype {arr.dtype}. Pass whole numbers.")
+        if not np.all(np.isfinite(arr)):
+            i = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise RnndynError(f"{expect}; sequence {i} has length {arr[i]}. Every length must be finite.")
+        if not np.all(arr == np.round(arr)):
+            i = int(np.flatnonzero(arr != np.round(arr))[0])
+            raise RnndynError(
+                f"{name} must hold whole numbers; sequence {i} has length {arr[i]}. Lengths are never "
+                "rounded: pass the number of real steps of each sequence."
+            )
     bad = np.flatnonzero((arr < 0) | (arr > n_steps))
     if bad.size:
         i = int(bad[0])
         raise RnndynError(
             f"{name} must lie in [0, n_steps={n_steps}]; sequence {i} has length "
-            f"{int(arr[i])} ({bad.size} sequence(s) out of range). A length counts the real "
+            f"{arr[i]} ({bad.size} sequence(s) out of range). A length counts the real "
             "input steps of a sequence, so it cannot exceed the number of captured steps."
         )
-    return arr
+    return arr.astype(np.int64)
 
 
-def check_region(region: str) -> str:
-    if region not in REGIONS:
+def check_region(region: Any, name: str = "region") -> str:
+    if not isinstance(region, str) or region not in REGIONS:
         raise RnndynError(
-            f"region must be one of {REGIONS}; got {region!r}. 'input' keeps only steps "
+            f"{name} must be one of {REGIONS}; got {describe(region)}. 'input' keeps only steps "
             "driven by real input, 'padding' only steps driven by padding."
         )
     return region
 
 
-def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise RnndynError(f"{name} must be one of {choices}; got {value!r}.")
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise RnndynError(f"{name} must be one of {choices}; got {describe(value)}.")
     return value
 
 
@@ -220,18 +290,29 @@ def check_float(
     return value
 
 
-def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """An int (Python or numpy, not bool, not a float that would be truncated) within bounds."""
+def check_int(
+    value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None, hint: str = ""
+) -> int:
+    """An int (Python or numpy, not bool, not a float that would be truncated) within bounds.
+
+    ``hint`` (optional) says what the bound means and what to do; it ends the
+    message when a bound is broken.
+    """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise RnndynError(f"{name} must be an int; got {value!r} ({type(value).__name__}).")
+        raise RnndynError(
+            f"{name} must be an int; got {describe(value)}. Floats and booleans are never "
+            f"truncated or read as numbers: pass a whole number, e.g. {name}=int(...)."
+        )
     value = int(value)
     if minimum is not None and value < minimum:
-        raise RnndynError(f"{name} must be >= {minimum}; got {value}.")
+        raise RnndynError(f"{name} must be >= {minimum}; got {value}.{' ' + hint if hint else ''}")
     if maximum is not None and value > maximum:
-        raise RnndynError(
-            f"{name} must be <= {maximum} (the largest lag these trajectories have); got {value}. "
-            "Use a smaller value or longer trajectories."
-        )
+        if not hint and "lag" in name:
+            hint = (
+                f"{maximum} is the largest lag these trajectories have; use a smaller value or "
+                "longer trajectories."
+            )
+        raise RnndynError(f"{name} must be <= {maximum}; got {value}.{' ' + hint if hint else ''}")
     return value
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RnndynError", "PluginError"]
+__all__ = ["RnndynError", "PluginError", "MissingExtraError"]
 
 
 class RnndynError(ValueError):
@@ -22,3 +22,11 @@ class PluginError(RnndynError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class MissingExtraError(RnndynError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install.
+
+    Both an :class:`~rnndyn.RnndynError` and an :class:`ImportError`, e.g.
+    ``Trajectories.to_xarray()`` without xarray says ``pip install 'rnndyn[xarray]'``.
+    """

@@ -26,6 +26,15 @@ over sequences by pair counts, and are NaN where a lag or step has no pair
 units). The MSD and VACF use the fast correlation algorithm (FFT along time,
 float64, each series' mean removed for the MSD) batched over blocks of
 sequences; see ``docs/metrics.md``.
+
+Values whose squares overflow float64 (steps beyond ~1e154) or underflow it
+(states below ~1e-150) are handled: when a first result is not finite (or a
+unit's is zero and its states are that small), it is recomputed with each
+unit scaled by a power of two and scaled back, so the result is right
+whenever it is itself representable; when it is not (the MSD of 1e200 steps is 1e400), an
+:class:`~rnndyn.RnndynError` says so. The averaged metrics need at least one
+sequence and one unit; ``lengths=`` goes with bare arrays only (a
+``Trajectories`` carries its own).
 """
 
 from __future__ import annotations
@@ -37,7 +46,8 @@ import numpy as np
 from . import _fft
 from ._fft import MSDKernel, VACFKernel, check_chunk, fft_length, is_dask, reduce_sequences
 from ._regions import check_max_lag, finish, like, setup
-from ._validation import array_namespace
+from ._validation import array_namespace, to_numpy
+from .errors import RnndynError
 
 __all__ = [
     "deltas",
@@ -133,6 +143,129 @@ class StartKernel(_fft.BlockKernel):
         return [_sum_power(be, r, 2)]
 
 
+# ------------------------------------------------------ overflow-safe driver
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
+def _all_finite(v: Any) -> bool:
+    xp = array_namespace(v)
+    return bool(xp.all(xp.isfinite(v)))
+
+
+def _any_inf(v: Any) -> bool:
+    xp = array_namespace(v)
+    return bool(xp.any(xp.isinf(v)))
+
+
+def _unit_max(states: Any, units: np.ndarray | None = None) -> np.ndarray:
+    """``max |x[:, :, u]|`` per unit (of the given units only), as float64 numpy."""
+    xp = array_namespace(states)
+    if units is not None:
+        states = (
+            states[:, :, units]
+            if isinstance(states, np.ndarray)
+            else xp.take(states, like(units, states), axis=2)
+        )
+    return to_numpy(xp.max(xp.abs(_fft.Backend(states).f64(states)), axis=(0, 1)))
+
+
+def _unit_exponents(states: Any) -> np.ndarray:
+    """Per unit ``k`` with ``max |x[:, :, u]| / 2**k`` in ``[1, 2)`` (``k = 0`` where the unit is all 0)."""
+    m = _unit_max(states)
+    return np.where(m > 0, np.frexp(m)[1].astype(np.int64) - 1, 0)
+
+
+def _underflows(states: Any, num: Any) -> bool:
+    """Whether squares of some unit's values may have underflowed (its states are all below 2**-500).
+
+    Only units whose numerator is (nearly) zero are looked at, so the common case costs nothing.
+    """
+    a = np.abs(to_numpy(num))
+    tiny = np.flatnonzero(np.max(a.reshape(-1, a.shape[-1]), axis=0, initial=0.0) < 2.0**-900)
+    if tiny.size == 0:
+        return False
+    m = _unit_max(states, tiny)
+    return bool(np.any((m > 0) & (m < 2.0**-500)))
+
+
+def _scaled(states: Any, k: np.ndarray) -> Any:
+    """float64 ``states / 2**k`` per unit (exact: a power of two)."""
+    be = _fft.Backend(states)
+    half = -k // 2  # two factors: 2**1074 (subnormal states) is beyond float64, its halves are not
+    return be.f64(states) * be.asarray(np.ldexp(1.0, half)) * be.asarray(np.ldexp(1.0, -k - half))
+
+
+def _overflow_error(fname: str, k: np.ndarray, power: int) -> RnndynError:
+    kmax = int(k.max()) if k.size else 0
+    return RnndynError(
+        f"{fname}(): the result overflows float64: its true value exceeds {_FLOAT_MAX:.3g} (the states "
+        f"reach ~2**{kmax + 1}). Rescale the states first, e.g. x / 2**{kmax}, and multiply the result "
+        f"by 2**{power * kmax} in a wider type (Python ints, decimal) if you need it."
+    )
+
+
+def _no_inf_block(block: np.ndarray, fname: str) -> np.ndarray:
+    if np.any(np.isinf(block)):
+        raise RnndynError(
+            f"{fname}(): the result overflows float64 (values beyond {_FLOAT_MAX:.3g}). On dask arrays "
+            "rnndyn does not rescale: compute the states into numpy (x.compute()) for the "
+            "overflow-safe path, or divide them by a power of two first."
+        )
+    return block
+
+
+def _averaged(
+    states: Any,
+    numerator: Any,
+    counts: np.ndarray,
+    fname: str,
+    *,
+    power: int = 2,
+    vector: bool = False,
+    return_counts: bool = False,
+    post: str | None = None,
+) -> Any:
+    """``finish(numerator(states), counts, ...)``, without overflow of squares or sums.
+
+    ``numerator`` maps states to the float64 numerator, homogeneous of degree
+    ``power`` in the states; ``post`` is None, ``"sqrt"`` or ``"normalize"``.
+    Fast path first; only when its result is not finite (an overflow: the
+    states are finite) is it recomputed on states scaled per unit by a power
+    of two, then scaled back. An unrepresentable result raises.
+    """
+    posts = {None: None, "sqrt": _sqrt, "normalize": _normalize}
+    if is_dask(states):
+        out = finish(numerator(states), counts, vector=vector, return_counts=return_counts, post=posts[post])
+        if return_counts:
+            return out[0].map_blocks(_no_inf_block, fname, dtype=np.float64), out[1]
+        return out.map_blocks(_no_inf_block, fname, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        num = numerator(states)
+        if _all_finite(num) and not _underflows(states, num):
+            out = finish(num, counts, vector=vector, return_counts=return_counts, post=posts[post])
+            if not _any_inf(out[0] if return_counts else out):
+                return out
+        k = _unit_exponents(states)
+        num = numerator(_scaled(states, k))
+        xp = array_namespace(num)
+        kk: Any = k
+        if vector:  # one common scale for the sum over units
+            kk = int(k.max()) if k.size else 0
+            num = num * like(np.ldexp(1.0, power * (k - kk)), num)
+        val, c = finish(num, counts, vector=vector, return_counts=True)
+        factor = like(np.asarray(np.ldexp(1.0, kk), dtype=np.float64), val)
+        if post == "normalize":  # a ratio: the scale cancels
+            val = _normalize(val, xp)
+        elif post == "sqrt":  # sqrt(mean (d / 2**k)^2) * 2**k
+            val = xp.sqrt(val) * factor
+        else:
+            for _ in range(power):
+                val = val * factor
+    if _any_inf(val):
+        raise _overflow_error(fname, k, power)
+    return (val, c) if return_counts else val
+
+
 # --------------------------------------------------------------- public API
 def deltas(x: Any, *, region: str = "all", lengths: Any = None) -> Any:
     """Step deltas ``d[i, t, u] = x[i, t+1, u] - x[i, t, u]``, NaN outside ``region``.
@@ -158,7 +291,7 @@ def deltas(x: Any, *, region: str = "all", lengths: Any = None) -> Any:
     >>> deltas(np.array([[[0.0], [1.0], [3.0]]]), region="input", lengths=[2])[0, :, 0].tolist()
     [1.0, nan]
     """
-    states, win, T = setup(x, lengths, region, "deltas", 2)
+    states, win, T = setup(x, lengths, region, "deltas", 2, averaged=False)
     mask = None
     if not win.full_deltas:
         mask = win.delta_mask(0, int(states.shape[0])).transpose(0, 2, 1)[:, :, win.groups]
@@ -166,12 +299,20 @@ def deltas(x: Any, *, region: str = "all", lengths: Any = None) -> Any:
         import dask.array as da
 
         states = states.map_blocks(_checked_block, dtype=states.dtype)
-        d = da.diff(states.astype(np.float64), axis=1)
+        d = da.diff(states.astype(np.float64), axis=1).map_blocks(_no_inf_block, "deltas", dtype=np.float64)
         if mask is not None:
             d = da.where(da.from_array(mask, chunks=d.chunks), d, np.nan)
         return d
     be = _fft.Backend(states)
-    d = _diff(be, states)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = _diff(be, states)
+        if not (_all_finite(be.xp.sum(d)) or _all_finite(d)):  # one pass; look closer only if needed
+            bad = np.argwhere(~np.isfinite(to_numpy(d)))[0]
+            raise RnndynError(
+                f"deltas(): the step delta x[{bad[0]}, {bad[1] + 1}, {bad[2]}] - x[{bad[0]}, {bad[1]}, "
+                f"{bad[2]}] overflows float64 (beyond {_FLOAT_MAX:.3g}). Rescale the states first, "
+                "e.g. x / 2**10."
+            )
     return d if mask is None else be.xp.where(like(mask, d), d, be.xp.nan)
 
 
@@ -233,10 +374,18 @@ def rms_delta(
     >>> rms_delta(x)[:, 0].tolist()
     [3.5355339059327378]
     """
-    states, win, T = setup(x, lengths, region, "rms_delta", 2, vector)
+    states, win, T = setup(x, lengths, region, "rms_delta", 2, vector, flags={"return_counts": return_counts})
     U = int(states.shape[2])
-    num = _reduce(states, StepKernel(win, power=2), (T - 1, U))
-    return finish(num, win.step_counts(), vector=vector, return_counts=return_counts, post=_sqrt)
+    kernel = StepKernel(win, power=2)
+    return _averaged(
+        states,
+        lambda s: _reduce(s, kernel, (T - 1, U)),
+        win.step_counts(),
+        "rms_delta",
+        vector=vector,
+        return_counts=return_counts,
+        post="sqrt",
+    )
 
 
 def mean_abs_delta(x: Any, *, region: str = "all", lengths: Any = None, return_counts: bool = False) -> Any:
@@ -257,10 +406,17 @@ def mean_abs_delta(x: Any, *, region: str = "all", lengths: Any = None, return_c
     >>> mean_abs_delta(x)[:, 0].tolist()
     [3.5]
     """
-    states, win, T = setup(x, lengths, region, "mean_abs_delta", 2)
+    states, win, T = setup(x, lengths, region, "mean_abs_delta", 2, flags={"return_counts": return_counts})
     U = int(states.shape[2])
-    num = _reduce(states, StepKernel(win, power=1), (T - 1, U))
-    return finish(num, win.step_counts(), vector=False, return_counts=return_counts)
+    kernel = StepKernel(win, power=1)
+    return _averaged(
+        states,
+        lambda s: _reduce(s, kernel, (T - 1, U)),
+        win.step_counts(),
+        "mean_abs_delta",
+        power=1,
+        return_counts=return_counts,
+    )
 
 
 def vacf(
@@ -307,15 +463,20 @@ def vacf(
     >>> vacf(x)[:, 0].tolist()
     [1.0, -1.0, 1.0]
     """
-    states, win, T = setup(x, lengths, region, "vacf", 2, vector)
+    flags = {"normalize": normalize, "return_counts": return_counts}
+    states, win, T = setup(x, lengths, region, "vacf", 2, vector, flags=flags)
     max_lag = check_max_lag(max_lag, T - 2, "vacf", T)
     n_lags, U = max_lag + 1, int(states.shape[2])
     nfft = fft_length(T - 1, max_lag)
-    num = _reduce(states, VACFKernel(win, n_lags=n_lags, nfft=nfft), (U, n_lags))
-    num = array_namespace(num).permute_dims(num, (1, 0))
+    kernel = VACFKernel(win, n_lags=n_lags, nfft=nfft)
+
+    def numerator(s: Any) -> Any:
+        num = _reduce(s, kernel, (U, n_lags))
+        return array_namespace(num).permute_dims(num, (1, 0))
+
     counts = win.lag_counts(n_lags, positions=False)
-    post = _normalize if normalize else None
-    return finish(num, counts, vector=vector, return_counts=return_counts, post=post)
+    post = "normalize" if normalize else None
+    return _averaged(states, numerator, counts, "vacf", vector=vector, return_counts=return_counts, post=post)
 
 
 def vacf_two_time(
@@ -346,12 +507,18 @@ def vacf_two_time(
     >>> vacf_two_time(x)[:, :, 0].tolist()
     [[4.0, 6.0], [6.0, 9.0]]
     """
-    states, win, T = setup(x, lengths, region, "vacf_two_time", 2, vector)
+    flags = {"return_counts": return_counts}
+    states, win, T = setup(x, lengths, region, "vacf_two_time", 2, vector, flags=flags)
     U = int(states.shape[2])
-    num = _reduce(states, TwoTimeKernel(win), (U, T - 1, T - 1))
-    xp = array_namespace(num)
-    num = xp.permute_dims(num, (1, 2, 0))
-    return finish(num, win.pair_counts(), vector=vector, return_counts=return_counts)
+    kernel = TwoTimeKernel(win)
+
+    def numerator(s: Any) -> Any:
+        num = _reduce(s, kernel, (U, T - 1, T - 1))
+        return array_namespace(num).permute_dims(num, (1, 2, 0))
+
+    return _averaged(
+        states, numerator, win.pair_counts(), "vacf_two_time", vector=vector, return_counts=return_counts
+    )
 
 
 def msd(
@@ -401,14 +568,18 @@ def msd(
     >>> np.round(msd(x)[:, 0], 12).tolist()
     [0.0, 4.0, 16.0, 36.0, 64.0]
     """
-    states, win, T = setup(x, lengths, region, "msd", 1, vector)
+    states, win, T = setup(x, lengths, region, "msd", 1, vector, flags={"return_counts": return_counts})
     max_lag = check_max_lag(max_lag, T - 1, "msd", T)
     n_lags, U = max_lag + 1, int(states.shape[2])
     nfft = fft_length(T, max_lag)
-    num = _reduce(states, MSDKernel(win, n_lags=n_lags, nfft=nfft), (U, n_lags))
-    num = array_namespace(num).permute_dims(num, (1, 0))
+    kernel = MSDKernel(win, n_lags=n_lags, nfft=nfft)
+
+    def numerator(s: Any) -> Any:
+        num = _reduce(s, kernel, (U, n_lags))
+        return array_namespace(num).permute_dims(num, (1, 0))
+
     counts = win.lag_counts(n_lags, positions=True)
-    return finish(num, counts, vector=vector, return_counts=return_counts)
+    return _averaged(states, numerator, counts, "msd", vector=vector, return_counts=return_counts)
 
 
 def msd_from_start(
@@ -437,7 +608,15 @@ def msd_from_start(
     >>> msd_from_start(x)[:, 0].tolist()
     [0.0, 1.0, 2.0]
     """
-    states, win, T = setup(x, lengths, region, "msd_from_start", 1, vector)
+    flags = {"return_counts": return_counts}
+    states, win, T = setup(x, lengths, region, "msd_from_start", 1, vector, flags=flags)
     U = int(states.shape[2])
-    num = _reduce(states, StartKernel(win), (T, U))
-    return finish(num, win.start_counts(), vector=vector, return_counts=return_counts)
+    kernel = StartKernel(win)
+    return _averaged(
+        states,
+        lambda s: _reduce(s, kernel, (T, U)),
+        win.start_counts(),
+        "msd_from_start",
+        vector=vector,
+        return_counts=return_counts,
+    )

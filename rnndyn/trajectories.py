@@ -21,7 +21,7 @@ Data layout (defined once here, repeated in every docstring):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -31,10 +31,14 @@ import pandas as pd
 from ._convert import _like
 from ._validation import (
     array_namespace,
+    check_bool,
+    check_choice,
     check_end_of_input,
+    check_int,
     check_lengths,
     check_region,
     check_states,
+    describe,
     to_numpy,
 )
 from .errors import RnndynError
@@ -80,8 +84,12 @@ def delta_region_mask(
     array([[1, 1, 0, 0]])
     """
     check_region(region)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    n = lengths.shape[0]
+    check_choice(direction, "direction", DIRECTIONS)
+    check_choice(order, "order", ORDERS)
+    check_bool(masked, "masked")
+    n_steps = check_int(n_steps, "n_steps", minimum=0)
+    n = int(np.shape(lengths)[0]) if np.ndim(lengths) == 1 else 1
+    lengths = check_lengths(lengths, n, n_steps)
     if region == "all" or n_steps < 2:
         return np.ones((n, max(n_steps - 1, 0)), dtype=bool)
     t = np.arange(n_steps - 1)[None, :]
@@ -118,23 +126,195 @@ def _default_units(n_units: int) -> pd.DataFrame:
     )
 
 
+_UNITS_HINT = (
+    "Build it as pd.DataFrame({'layer': 'enc', 'state': 'h', 'direction': 'forward', "
+    "'index': range(n_units)})."
+)
+
+
+def _rows(mask: np.ndarray) -> str:
+    rows = np.flatnonzero(mask)
+    more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+    return f"row(s) {rows[:5].tolist()}{more}"
+
+
+def _check_index_column(col: pd.Series) -> np.ndarray:
+    """The ``index`` column as int64: whole numbers >= 0, never truncated."""
+    arr = col.to_numpy()
+    kind = arr.dtype.kind
+    if kind == "O":  # mixed Python objects: each must be an int or a whole float
+        ok = np.array(
+            [
+                not isinstance(v, bool | np.bool_)
+                and (
+                    isinstance(v, int | np.integer)
+                    or (isinstance(v, float | np.floating) and float(v).is_integer())
+                )
+                for v in arr
+            ],
+            dtype=bool,
+        )
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            raise RnndynError(
+                f"units['index'] must hold whole numbers >= 0; {_rows(~ok)} hold e.g. {arr[i]!r} "
+                f"({type(arr[i]).__name__}). {_UNITS_HINT}"
+            )
+        arr = np.array([int(v) for v in arr], dtype=object)
+    elif kind == "f":
+        bad = arr != np.round(arr)
+        if bad.any():
+            raise RnndynError(
+                f"units['index'] must hold whole numbers >= 0; {_rows(bad)} hold e.g. "
+                f"{arr[np.flatnonzero(bad)[0]]}. Unit indices are never truncated."
+            )
+    elif kind not in "iu":
+        raise RnndynError(
+            f"units['index'] must hold whole numbers >= 0; got dtype {arr.dtype}. {_UNITS_HINT}"
+        )
+    if arr.size and (min(arr) < 0 or max(arr) > np.iinfo(np.int64).max):
+        bad = np.array([v < 0 or v > np.iinfo(np.int64).max for v in arr])
+        raise RnndynError(
+            f"units['index'] must hold whole numbers >= 0 (a unit's position inside its layer, state "
+            f"and direction); {_rows(bad)} hold e.g. {arr[np.flatnonzero(bad)[0]]}."
+        )
+    return arr.astype(np.int64)
+
+
 def _check_units(units: Any, n_units: int) -> pd.DataFrame:
+    """The unit table as a fresh DataFrame (one row per unit), or an error naming the column."""
     if units is None:
         return _default_units(n_units)
-    df = pd.DataFrame(units).reset_index(drop=True).copy()
+    if isinstance(units, pd.DataFrame):
+        df = units.reset_index(drop=True).copy()
+    elif isinstance(units, Mapping):
+        if all(np.ndim(v) == 0 for v in units.values()):
+            raise RnndynError(
+                f"units must be a table with one row per unit; got a dict of single values "
+                f"({dict(units)!r:.80}), which has no rows. Give each column as a list, or "
+                f"{_UNITS_HINT}"
+            )
+        try:
+            df = pd.DataFrame(dict(units))
+        except Exception as exc:
+            raise RnndynError(f"units: could not build a table from the dict: {exc}. {_UNITS_HINT}") from None
+    else:
+        raise RnndynError(
+            f"units must be a pandas DataFrame (or a dict of columns) with one row per unit and the "
+            f"columns {UNIT_COLUMNS}; got {describe(units)}. {_UNITS_HINT}"
+        )
     missing = [c for c in UNIT_COLUMNS if c not in df.columns]
     if missing:
-        raise RnndynError(
-            f"units must have the columns {UNIT_COLUMNS}; missing {missing}. Build it as "
-            "pd.DataFrame({'layer': ..., 'state': 'h', 'direction': 'forward', 'index': ...})."
-        )
+        raise RnndynError(f"units must have the columns {UNIT_COLUMNS}; missing {missing}. {_UNITS_HINT}")
     if len(df) != n_units:
         raise RnndynError(f"units must have one row per unit (n_units={n_units}); got {len(df)} rows.")
-    bad = sorted(set(df["direction"]) - set(DIRECTIONS))
-    if bad:
-        raise RnndynError(f"units.direction must be 'forward' or 'backward'; got {bad}.")
-    df["index"] = df["index"].astype(np.int64)
+    for col in UNIT_COLUMNS:
+        na = df[col].isna().to_numpy()
+        if na.any():
+            raise RnndynError(
+                f"units[{col!r}] has missing values (NaN/None) in {_rows(na)}; every unit needs a "
+                f"{col}. Fill them in (e.g. units[{col!r}].fillna(...)) before building Trajectories."
+            )
+    for col in ("layer", "state", "direction"):
+        if pd.api.types.infer_dtype(df[col], skipna=False) == "string":
+            continue  # fast path: every value a str
+        values = df[col].to_numpy()
+        bad = np.array([not isinstance(v, str) for v in values], dtype=bool)
+        if bad.any():
+            v = values[np.flatnonzero(bad)[0]]
+            raise RnndynError(
+                f"units[{col!r}] must hold strings; {_rows(bad)} hold e.g. {v!r} ({type(v).__name__}). "
+                f"Convert it, e.g. units[{col!r}] = units[{col!r}].astype(str)."
+            )
+    direction = df["direction"].to_numpy()
+    bad = ~np.isin(direction, DIRECTIONS)
+    if bad.any():
+        v = direction[np.flatnonzero(bad)[0]]
+        hint = " (lower case)" if str(v).strip().lower() in DIRECTIONS else ""
+        raise RnndynError(
+            f"units['direction'] must be 'forward' or 'backward'{hint}; {_rows(bad)} hold e.g. {v!r}."
+        )
+    df["index"] = _check_index_column(df["index"])
+    dup = df.duplicated(list(UNIT_COLUMNS), keep=False).to_numpy()
+    if dup.any():
+        first = df.loc[dup, list(UNIT_COLUMNS)].iloc[0].tolist()
+        raise RnndynError(
+            f"units has duplicate rows: {_rows(dup)} share (layer, state, direction, index) = {first}; "
+            "each unit must be listed once."
+        )
     return df
+
+
+def _check_inputs(inputs: Any, n: int) -> Sequence[Any] | None:
+    if inputs is None:
+        return None
+    if type(inputs).__module__.startswith("pandas") and hasattr(inputs, "tolist"):
+        inputs = inputs.tolist()  # positions, not labels
+    if isinstance(inputs, str | bytes | Mapping | set | frozenset | Iterator) or not hasattr(
+        inputs, "__getitem__"
+    ):
+        hint = " For a generator or iterator, pass list(inputs)." if isinstance(inputs, Iterator) else ""
+        raise RnndynError(
+            f"inputs must be a sequence (list, tuple, array) with one entry per sequence ({n}); got "
+            f"{describe(inputs)}.{hint}"
+        )
+    try:
+        count = len(inputs)
+    except TypeError:
+        raise RnndynError(
+            f"inputs must be a sequence with one entry per sequence ({n}); got {describe(inputs)}."
+        ) from None
+    if count != n:
+        raise RnndynError(f"inputs must have one entry per sequence ({n}); got {count}.")
+    return inputs
+
+
+def _positions(sel: Any, n: int, name: str, what: str) -> np.ndarray:
+    """Positions ``0 <= p < n`` from an int, slice, 1-d int array or bool mask.
+
+    Negative ints count from the end; repeats are kept (as numpy does).
+    """
+    expect = f"{name} must be an int, a slice, a 1-d array of ints or a bool mask of length {n}"
+    if isinstance(sel, slice):
+        try:
+            return np.arange(n)[sel]
+        except TypeError:
+            raise RnndynError(f"{expect}; got the slice {sel!r}, whose bounds are not ints.") from None
+    if sel is None or isinstance(
+        sel, bool | np.bool_ | str | bytes | float | complex | Mapping | set | Iterator
+    ):
+        raise RnndynError(f"{expect}; got {describe(sel)}.")
+    if isinstance(sel, int | np.integer):
+        arr = np.array([int(sel)])
+    else:
+        try:
+            arr = to_numpy(sel, name)
+        except RnndynError:
+            raise
+        except Exception as exc:
+            raise RnndynError(f"{expect}; could not convert {describe(sel)}: {exc}.") from None
+        if arr.ndim == 0 and arr.dtype.kind in "iu":
+            arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise RnndynError(f"{expect}; got shape {arr.shape}.")
+    if arr.dtype.kind == "b":
+        if arr.shape[0] != n:
+            raise RnndynError(
+                f"{name}: a bool mask needs one entry per {what[:-1]} ({n}); got {arr.shape[0]}."
+            )
+        return np.flatnonzero(arr)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise RnndynError(f"{expect}; got dtype {arr.dtype}. Positions are never rounded.")
+    bad = (arr < -n) | (arr >= n)
+    if bad.any():
+        v = arr[np.flatnonzero(bad)[0]]
+        raise RnndynError(
+            f"{name}: position {v} is out of range; there are {n} {what} (valid: {-n}..{n - 1})."
+        )
+    arr = arr.astype(np.int64)
+    return np.where(arr < 0, arr + n, arr)
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -184,22 +364,21 @@ class Trajectories:
         masked: bool = False,
         order: str = "input",
         _check_finite: bool = True,
+        _units_checked: bool = False,
     ) -> None:
-        # _check_finite=False is for states derived from already-validated ones
+        # _check_finite=False is for states derived from already-validated ones;
+        # _units_checked=True for a unit table taken (rows kept in full) from a validated one
         states = check_states(states, "states", finite=_check_finite)
         n, T, U = (int(s) for s in states.shape)
         lengths = np.array(check_lengths(lengths, n, T), copy=True)
         lengths.setflags(write=False)
-        units = _check_units(units, U)
-        if inputs is not None:
-            if isinstance(inputs, str) or not hasattr(inputs, "__len__"):
-                raise RnndynError(
-                    f"inputs must be a sequence with one entry per sequence; got {type(inputs).__name__}."
-                )
-            if len(inputs) != n:
-                raise RnndynError(f"inputs must have one entry per sequence ({n}); got {len(inputs)}.")
-        if order not in ORDERS:
-            raise RnndynError(f"order must be one of {ORDERS}; got {order!r}.")
+        if _units_checked and isinstance(units, pd.DataFrame) and len(units) == U:
+            units = units.reset_index(drop=True)
+        else:
+            units = _check_units(units, U)
+        inputs = _check_inputs(inputs, n)
+        masked = check_bool(masked, "masked")
+        check_choice(order, "order", ORDERS)
         if isinstance(states, np.ndarray) and states.flags.writeable:
             states = states.view()
             states.setflags(write=False)
@@ -253,8 +432,9 @@ class Trajectories:
             masked=self.masked,
             order=self.order,
         )
+        trusted = changes.pop("_units_checked", "units" not in changes)
         kw.update(changes)
-        return Trajectories(**kw, _check_finite=False)
+        return Trajectories(**kw, _check_finite=False, _units_checked=trusted)
 
     @property
     def mask(self) -> np.ndarray:
@@ -307,27 +487,23 @@ class Trajectories:
         """
         pos = np.arange(self.n_units)
         if units is not None:
-            if isinstance(units, (int, np.integer)):
-                units = [int(units)]
-            try:
-                pos = pos[units]
-            except IndexError as exc:
-                raise RnndynError(f"units: {exc}; there are {self.n_units} units.") from None
+            pos = _positions(units, self.n_units, "units", "units")
         keep = np.ones(pos.shape[0], dtype=bool)
         for col, value in criteria.items():
             if col not in self.units.columns:
                 raise RnndynError(
                     f"select(): unknown unit column {col!r}; columns are {list(self.units.columns)}."
                 )
-            values = value if isinstance(value, (list, tuple, set, np.ndarray, pd.Index)) else [value]
-            colvals = self.units[col].to_numpy()[pos]
-            hit = np.isin(colvals, list(values))
-            if not hit.any():
+            values = value if isinstance(value, list | tuple | set | np.ndarray | pd.Index) else [value]
+            values = list(np.asarray(values).ravel()) if isinstance(values, np.ndarray) else list(values)
+            column = self.units[col].to_numpy()
+            available = sorted(pd.unique(column).tolist(), key=str)
+            absent = [v for v in values if not np.isin(column, [v]).any()]
+            if absent or not values:
                 raise RnndynError(
-                    f"select(): no unit has {col}={value!r}; available: "
-                    f"{sorted(pd.unique(self.units[col]).tolist(), key=str)}."
+                    f"select(): no unit has {col}={absent[0] if absent else value!r}; available: {available}."
                 )
-            keep &= hit
+            keep &= np.isin(column[pos], values)
         pos = pos[keep]
         if pos.size == 0:
             raise RnndynError(f"select(): no unit matches {criteria}.")
@@ -337,12 +513,28 @@ class Trajectories:
             if not isinstance(self.states, np.ndarray)
             else self.states[:, :, pos]
         )
-        return self._replace(states=states, units=self.units.iloc[pos].reset_index(drop=True))
+        units = self.units.iloc[pos].reset_index(drop=True)
+        return self._replace(states=states, units=units, _units_checked=True)
 
     def take(self, sequences: Any) -> Trajectories:
-        """Keep some sequences (int positions, slice or bool mask), in the given order."""
-        idx = np.arange(self.n_sequences)[sequences]
-        idx = np.atleast_1d(idx)
+        """Keep some sequences (int positions, slice or bool mask), in the given order.
+
+        Like numpy fancy indexing: negative positions count from the end, a
+        position may repeat (its sequence is then kept several times), and an
+        empty selection gives a Trajectories of 0 sequences (which the
+        averaged metrics refuse). Positions out of range, floats, 2-d arrays
+        and bool masks of another length are errors.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> traj = Trajectories(np.zeros((4, 3, 1)), lengths=[3, 2, 1, 3])
+        >>> traj.take([0, -1, 0]).lengths.tolist()
+        [3, 3, 3]
+        >>> traj.take(traj.lengths > 1).n_sequences
+        3
+        """
+        idx = _positions(sequences, self.n_sequences, "sequences", "sequences")
         inputs = None if self.inputs is None else [self.inputs[int(i)] for i in idx]
         if isinstance(self.states, np.ndarray):
             states = self.states[idx]
@@ -426,10 +618,15 @@ class Trajectories:
         T = self.n_steps
         max_before = int(self.lengths.max(initial=1)) - 1
         max_after = T - int(self.lengths.min(initial=T))
-        before = max_before if before is None else int(before)
-        after = max_after if after is None else int(after)
-        if before < 0 or after < 0:
-            raise RnndynError(f"before and after must be >= 0; got {before}, {after}.")
+        hint = (
+            f"With n_steps={T} no sequence has a step further than {max(T - 1, 0)} steps from its end "
+            "of input; use a smaller value or None (as far as any sequence reaches)."
+        )
+        top = max(T - 1, 0)
+        before = (
+            max_before if before is None else check_int(before, "before", minimum=0, maximum=top, hint=hint)
+        )
+        after = max_after if after is None else check_int(after, "after", minimum=0, maximum=top, hint=hint)
         offsets = np.arange(-before, after + 1)
         t = (self.lengths[:, None] - 1) + offsets[None, :]
         valid = (t >= 0) & (t < T)
@@ -467,6 +664,19 @@ class Trajectories:
     def concat(cls, parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
         """Join trajectories from several batches (``along="sequences"``) or
         several layers/states captured on the same sequences (``along="units"``).
+
+        Every part must be a Trajectories with states from one array library
+        (numpy, torch or dask; torch: one device), the same ``order`` and
+        ``masked``; along sequences the same steps and units table, along
+        units the same lengths and no unit twice. dtypes promote as
+        ``numpy.concatenate`` / ``torch.cat`` do (float32 + float64 -> float64).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a, b = Trajectories(np.zeros((2, 3, 1))), Trajectories(np.ones((1, 3, 1)))
+        >>> Trajectories.concat([a, b]).shape
+        (3, 3, 1)
         """
         from ._convert import concat
 

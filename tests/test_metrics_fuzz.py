@@ -428,12 +428,6 @@ BIDIRECTIONAL_MASKED = Case(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rnndyn/_regions.py setup(): np.array_equal(a[:, :1], a) compares shapes (n, 1) and (n, G), "
-    "so vector=True raises for every forward+backward Trajectories with region input/padding, even "
-    "when all units share the region's steps (masked=True, input region)",
-)
 @FEW
 @example(case=BIDIRECTIONAL_MASKED, region="input")
 @given(cases(min_steps=2), st.sampled_from(REGIONS))

@@ -65,9 +65,7 @@ def test_region_masks_match_a_counter_recurrence_unmasked(order: str) -> None:
 def test_region_masks_masked_counter_in_processing_order() -> None:
     lengths = np.array([1, 2, 5, 8])
     T = 8
-    traj = Trajectories(
-        _counter_states(lengths, T, masked=True), lengths, _units(1, 1), masked=True
-    )
+    traj = Trajectories(_counter_states(lengths, T, masked=True), lengths, _units(1, 1), masked=True)
     proc = traj.processing_order()
     # in processing order, the backward counter climbs 1..L over the real steps
     for i, L in enumerate(lengths):
