@@ -34,6 +34,9 @@ __all__ = [
     "n_sequences",
     "describe",
     "LengthsSplitter",
+    "one_line",
+    "check_input_values",
+    "check_states_finite",
 ]
 
 PAD_HINT = (
@@ -100,6 +103,155 @@ def describe(data: Any) -> str:
     return type(data).__name__
 
 
+def one_line(exc: BaseException) -> str:
+    """``"Type: message"`` of a framework's exception on one line.
+
+    Multi-line messages keep their first line, except TensorFlow's graph errors
+    ("Graph execution error: ... Detected at node ..."), whose last line is the
+    one that says what went wrong.
+
+    Examples
+    --------
+    >>> one_line(ValueError("bad shape\\nmore detail"))
+    'ValueError: bad shape'
+    """
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[-1] if "Graph execution error" in lines[0] else lines[0]
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _library(x: Any) -> str:
+    return type(x).__module__.split(".")[0]
+
+
+def _leaves(data: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """The arrays of one batch (inside dicts, lists and tuples), with where they sit."""
+    if isinstance(data, Mapping):
+        for k, v in data.items():
+            yield from _leaves(v, f"{where}[{k!r}]")
+    elif type(data) in (list, tuple):
+        for j, v in enumerate(data):
+            yield from _leaves(v, f"{where}[{j}]")
+    else:
+        yield where, data
+
+
+def _nonfinite_position(a: Any) -> tuple[tuple[int, ...], Any] | None:
+    """Index and value of the first NaN/inf of a float array of any library, or ``None``."""
+    lib = _library(a)
+    if lib == "dask":
+        return None  # lazy: never computed here
+    if lib == "torch" and hasattr(a, "batch_sizes"):  # a PackedSequence: its rows
+        a = a.data
+    if lib == "torch" and not hasattr(a, "is_floating_point"):
+        return None
+    if lib == "torch":
+        if not (a.is_floating_point() or a.is_complex()) or a.numel() == 0:
+            return None
+        ok = a.isfinite()
+        if bool(ok.all()):
+            return None
+        where = tuple(int(i) for i in (~ok).nonzero()[0].tolist())
+        return where, a[where].item()
+    try:
+        arr = a if isinstance(a, np.ndarray) else to_numpy(a)
+    except Exception:
+        return None  # not an array numpy can read (the adapter will say)
+    if arr.dtype.kind not in "fc" or arr.size == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if bool(np.isfinite(arr.sum())):
+            return None
+    bad = np.argwhere(~np.isfinite(arr))
+    if not len(bad):
+        return None
+    where = tuple(int(i) for i in bad[0])
+    return where, arr[where]
+
+
+def check_input_values(data: Any, name: str, *, offset: int | None = 0, finite: bool = True) -> None:
+    """Refuse model inputs that hold no data or cannot be right, before the model runs.
+
+    * tensors on PyTorch's ``meta`` device (shapes without data);
+    * numpy object arrays of arrays or lists (ragged sequences);
+    * dask arrays with unknown chunk sizes;
+    * NaN or infinity in float inputs (a recurrent model carries them into
+      every later state): the message names the first sequence and step.
+
+    ``name`` says which input (e.g. ``"inputs"`` or ``"batch 3"``); ``offset``
+    is the index of the batch's first sequence among all the inputs (``None``:
+    unknown, positions are given within the batch).
+
+    Examples
+    --------
+    >>> check_input_values(np.array([[[0.0], [np.nan]]]), "inputs")
+    Traceback (most recent call last):
+    ...
+    rnndyn.errors.RnndynError: inputs holds a non-finite value (nan) at sequence 0, step 1 ...
+    """
+    for where, a in _leaves(data, name):
+        if getattr(a, "is_meta", False) is True or str(getattr(a, "device", "")) == "meta":
+            raise RnndynError(
+                f"{where} is a tensor on the 'meta' device, which has a shape ({tuple(a.shape)}) "
+                "but no data; there is nothing to run the model on. Create or load the inputs "
+                "on a real device, e.g. x = torch.randn(..., device='cpu'), not device='meta'."
+            )
+        if isinstance(a, np.ndarray) and a.dtype == object and a.size:
+            kinds = {type(v).__name__ for v in a.flat if not isinstance(v, str | bytes)}
+            if kinds:
+                raise RnndynError(
+                    f"{where} is a numpy array of dtype object (shape {a.shape}) holding "
+                    f"{', '.join(sorted(kinds))} values, not numbers: usually sequences of "
+                    f"different lengths. {PAD_HINT}"
+                )
+        shape = _shape(a)
+        if _library(a) == "dask" and shape is not None and any(s != s for s in shape):
+            raise RnndynError(
+                f"{where} is a dask array with unknown chunk sizes (shape {shape}); rnndyn "
+                "needs the number of sequences to batch it. Call x.compute_chunk_sizes() "
+                "first, or pass an iterable of computed batches."
+            )
+        if not finite:
+            continue
+        found = _nonfinite_position(a)
+        if found is None:
+            continue
+        pos, value = found
+        seq = f"sequence {pos[0] + offset}" if offset is not None else f"sequence {pos[0]} of this batch"
+        at = f"{seq}, step {pos[1]}" if len(pos) >= 2 else (seq if pos else "its only element")
+        raise RnndynError(
+            f"{where} holds a non-finite value ({value}) at {at} (index {pos}); the model would "
+            "carry it into every later state, so the trajectories would be NaN. Replace the "
+            "value (e.g. np.nan_to_num), drop that sequence, or, if it marks padding, pad with "
+            "a finite value and pass the real lengths with lengths=."
+        )
+
+
+def check_states_finite(states: Any, units: Any, where: str) -> None:
+    """Raise when a model produced NaN/inf states (from inputs already checked finite).
+
+    ``units`` is the capture's units table (``layer``, ``state``, ``direction``,
+    ``index``); ``where`` prefixes the message (e.g. ``"batch 3"``; ``""``: none).
+    """
+    found = _nonfinite_position(states)
+    if found is None:
+        return
+    (i, t, u), value = found
+    row = units.iloc[u]
+    prefix = f"{where}: " if where else ""
+    raise RnndynError(
+        f"{prefix}the model produced a non-finite state ({value}) at sequence {i} of the batch, "
+        f"step {t}, unit {u} (layer {row['layer']!r}, state {row['state']!r}, "
+        f"{row['direction']} unit {int(row['index'])}) although the inputs are finite. The "
+        "model itself computes it: check its weights for NaN/inf (e.g. after a diverged "
+        "training run) and that the inputs are scaled as in training (huge values overflow)."
+    )
+
+
 def default_collate(examples: list[Any]) -> Any:
     """Stack equally shaped examples into one batch (numpy, or the examples' array type).
 
@@ -110,7 +262,9 @@ def default_collate(examples: list[Any]) -> Any:
     >>> default_collate([np.zeros((4, 2)), np.ones((4, 2))]).shape
     (2, 4, 2)
     """
-    if examples and all(isinstance(e, Mapping) for e in examples):
+    if not isinstance(examples, list | tuple) or not examples:
+        raise RnndynError(f"default_collate() needs a non-empty list of examples; got {examples!r:.80}.")
+    if all(isinstance(e, Mapping) for e in examples):
         keys = list(examples[0])
         for j, e in enumerate(examples):
             if list(e) != keys:
@@ -195,6 +349,12 @@ def plan_batches(
     collate: Callable[[list[Any]], Any] | None,
 ) -> Plan:
     """Decide how ``inputs`` splits into batches (validating what can be validated now)."""
+    if collate is not None and not callable(collate):
+        raise RnndynError(
+            f"collate must be a function that turns a list of examples into one batch, or None; "
+            f"got {type(collate).__name__} {collate!r:.60}."
+        )
+    check_input_values(inputs, "inputs", finite=False)  # meta tensors, before any adapter sees them
     split = getattr(adapter, "split", None)
     if callable(split):
         it = split(inputs, batch_size)
@@ -210,8 +370,11 @@ def plan_batches(
             f"inputs is a single {type(inputs).__name__}; pass a list of examples, e.g. "
             "[text] for one sequence, with collate= to turn a list of them into a batch."
         )
-    if collate is not None and not callable(collate):
-        raise RnndynError(f"collate must be a function or None; got {type(collate).__name__}.")
+    if isinstance(inputs, set | frozenset):
+        raise RnndynError(
+            f"inputs is a {type(inputs).__name__}, which has no order, so the trajectories "
+            "could not be matched to the sequences; pass a list (e.g. sorted(inputs))."
+        )
     if isinstance(inputs, Mapping):
         if not inputs:
             raise RnndynError("inputs is an empty dict; it must map input names to arrays.")
@@ -223,7 +386,7 @@ def plan_batches(
                     f"inputs[{k!r}] must be an array with the sequences along axis 0; got "
                     f"{type(v).__name__}{'' if shape is None else ' of shape ()'}."
                 )
-            sizes[k] = int(shape[0])
+            sizes[k] = _axis0(shape, f"inputs[{k!r}]")
         if len(set(sizes.values())) > 1:
             raise RnndynError(
                 f"Every array in the inputs dict must hold the same number of sequences "
@@ -231,6 +394,7 @@ def plan_batches(
             )
         n = next(iter(sizes.values()))
         _check_not_empty(n)
+        check_input_values(inputs, "inputs")
         return Plan(_mapping_batches(inputs, n, batch_size), n, None, "mapping")
     shape = _shape(inputs)
     if shape is not None and hasattr(inputs, "__getitem__"):
@@ -239,8 +403,9 @@ def plan_batches(
                 "inputs is a 0-d array; it must hold the sequences along axis 0, e.g. shape "
                 "(n_sequences, n_steps, n_features)."
             )
-        n = int(shape[0])
+        n = _axis0(shape, "inputs")
         _check_not_empty(n)
+        check_input_values(inputs, "inputs")
         return Plan(_array_batches(inputs, n, batch_size), n, None, "array")
     if isinstance(inputs, list | tuple):
         _check_not_empty(len(inputs))
@@ -254,25 +419,86 @@ def plan_batches(
     )
 
 
+def _axis0(shape: tuple[Any, ...], name: str) -> int:
+    n = shape[0]
+    if n is None or n != n:  # a symbolic or dask dimension
+        raise RnndynError(
+            f"{name} has an unknown number of sequences (shape {shape}); rnndyn needs it to "
+            "batch the inputs. Compute it first (dask: x.compute_chunk_sizes()), or pass an "
+            "iterable of batches."
+        )
+    return int(n)
+
+
 def _check_not_empty(n: int) -> None:
     if n == 0:
-        raise RnndynError("inputs holds no sequences (0 along axis 0); there is nothing to capture.")
+        raise RnndynError(
+            "inputs holds no sequences (0 along axis 0); there is nothing to capture. Pass at "
+            "least one sequence, e.g. x[None] for a single one."
+        )
 
 
 def check_lengths_arg(lengths: Any, total: int | None) -> np.ndarray | None:
-    """Validate ``lengths=`` (one entry per sequence of all the inputs)."""
+    """Validate ``lengths=`` (one entry per sequence of all the inputs).
+
+    Examples
+    --------
+    >>> check_lengths_arg([3, 2], 2)
+    array([3, 2])
+    >>> check_lengths_arg([3, 2.5], 2)
+    Traceback (most recent call last):
+    ...
+    rnndyn.errors.RnndynError: lengths must hold whole numbers of steps; lengths[1] is 2.5. ...
+    """
     if lengths is None:
         return None
-    arr = to_numpy(lengths)
+    todo = (
+        "Give one int per sequence of the inputs (the number of its real input steps), e.g. "
+        "lengths=np.array([7, 5, 3]), or leave lengths=None when every step is real."
+    )
+    if getattr(lengths, "is_meta", False) is True:
+        raise RnndynError("lengths is a tensor on the 'meta' device, which has a shape but no data. " + todo)
+    if isinstance(lengths, str | bytes | Mapping | set | frozenset) or not (
+        hasattr(lengths, "shape") or isinstance(lengths, list | tuple | range)
+    ):
+        raise RnndynError(
+            f"lengths must be a 1-d array of ints; got {type(lengths).__name__} {lengths!r:.60}. {todo}"
+        )
+    try:
+        arr = to_numpy(lengths)
+    except Exception as exc:  # ragged lists and the like
+        raise RnndynError(
+            f"lengths could not be read as a 1-d array of ints ({one_line(exc)}). {todo}"
+        ) from None
     if arr.ndim != 1:
-        raise RnndynError(f"lengths must be a 1-d array with one entry per sequence; got shape {arr.shape}.")
+        raise RnndynError(
+            f"lengths must be a 1-d array with one entry per sequence; got shape {arr.shape}. {todo}"
+        )
+    if arr.dtype.kind == "b":
+        raise RnndynError(
+            "lengths holds booleans; it must hold the number of real steps of each sequence. "
+            "From a (sequences, steps) mask of real steps use lengths=mask.sum(axis=1)."
+        )
     if arr.size and arr.dtype.kind not in "iu":
-        if not (arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-            raise RnndynError(f"lengths must hold whole numbers; got dtype {arr.dtype}.")
+        if arr.dtype.kind not in "f":
+            raise RnndynError(f"lengths must hold whole numbers; got dtype {arr.dtype}. {todo}")
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))
+        if bad.size:
+            i = int(bad[0])
+            raise RnndynError(
+                f"lengths must hold whole numbers of steps; lengths[{i}] is {arr[i]}. "
+                "Nothing is rounded: give ints."
+            )
+        if np.any(np.abs(arr) > 2**62):
+            i = int(np.flatnonzero(np.abs(arr) > 2**62)[0])
+            raise RnndynError(f"lengths[{i}] = {arr[i]} is far beyond any number of steps. {todo}")
     arr = arr.astype(np.int64)
     if np.any(arr < 0):
         i = int(np.flatnonzero(arr < 0)[0])
-        raise RnndynError(f"lengths must be >= 0; sequence {i} has length {int(arr[i])}.")
+        raise RnndynError(
+            f"lengths must be >= 0; sequence {i} has length {int(arr[i])}. A length counts the "
+            "real input steps of a sequence."
+        )
     if total is not None and arr.shape[0] != total:
         raise RnndynError(
             f"lengths has {arr.shape[0]} entries but inputs hold {total} sequences; give "
@@ -325,12 +551,24 @@ def _layer_line(info: LayerInfo) -> str:
     )
 
 
-def _as_names(value: Any, arg: str) -> list[str]:
+def _as_names(value: Any, arg: str, known: str) -> list[str]:
+    """``value`` as a list of distinct, non-empty names; ``known`` lists what exists."""
+    example = (
+        "layer='encoder' or layer=['encoder', 'decoder']"
+        if arg == "layer"
+        else "state='h' or state=['h', 'c']"
+    )
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list | tuple) or not all(isinstance(v, str) for v in names):
-        raise RnndynError(f"{arg} must be a name or a list of names (str); got {value!r}.")
+        raise RnndynError(
+            f"{arg} must be a name or a list of names (str), e.g. {example}; got "
+            f"{type(value).__name__} {value!r:.60}. {known}"
+        )
     if not names:
-        raise RnndynError(f"{arg} is an empty list; give at least one name.")
+        raise RnndynError(f"{arg} is an empty list; give at least one name, e.g. {example}. {known}")
+    empty = [v for v in names if not v.strip()]
+    if empty:
+        raise RnndynError(f"{arg} holds an empty name {empty[0]!r}; give a real name. {known}")
     dup = sorted({v for v in names if names.count(v) > 1})
     if dup:
         raise RnndynError(f"{arg} lists {dup} more than once; list each name once.")
@@ -348,8 +586,14 @@ def resolve_targets(layers: Sequence[LayerInfo], layer: Any, state: Any) -> list
     >>> resolve_targets([info], None, ["h", "c"])
     [('enc', 'h'), ('enc', 'c')]
     """
+    if not isinstance(layers, Sequence) or not all(isinstance(i, LayerInfo) for i in layers):
+        raise RnndynError(
+            f"layers must be a list of rnndyn.adapter.LayerInfo (what an adapter's layers() "
+            f"returns); got {type(layers).__name__}."
+        )
     by_name = {info.name: info for info in layers}
     listing = "\n  ".join(_layer_line(info) for info in layers)
+    known_layers = f"The recurrent layers of this model are:\n  {listing or '(none)'}"
     if layer is None:
         if not layers:
             raise PluginError(
@@ -367,8 +611,10 @@ def resolve_targets(layers: Sequence[LayerInfo], layer: Any, state: Any) -> list
             )
         names = [layers[0].name]
     else:
-        names = _as_names(layer, "layer")
-    states = _as_names(state, "state")
+        names = _as_names(layer, "layer", known_layers)
+    picked = [by_name[n] for n in names if n in by_name]
+    states_known = "; ".join(f"layer {i.name!r} has the states {', '.join(i.states)}" for i in picked)
+    states = _as_names(state, "state", f"States: {states_known}." if states_known else "")
     for name in names:
         if name not in by_name:
             close = difflib.get_close_matches(name, list(by_name), n=1)

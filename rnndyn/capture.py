@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +20,15 @@ import numpy as np
 from ._batching import (
     LengthsSplitter,
     Plan,
+    check_input_values,
     check_lengths_arg,
     describe,
     n_sequences,
+    one_line,
     plan_batches,
     resolve_targets,
 )
+from ._validation import check_bool, check_int
 from .adapter import Batch
 from .errors import RnndynError
 from .plugins import DOCS, find_adapter
@@ -214,6 +218,7 @@ class _Run:
     sizes: list[int | None] = field(default_factory=list)
     lengths: list[np.ndarray | None] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
+    ndims: list[int | None] = field(default_factory=list)
     current: int | None = None
     exhausted: bool = False
     n_done: int = 0
@@ -233,6 +238,8 @@ class _Run:
 
     def _feed(self) -> Iterator[Batch]:
         index = 0
+        offset: int | None = 0  # sequences before this batch, while known
+        first_kind = ""
         it = self.plan.batches
         while True:
             self.current = index
@@ -248,24 +255,46 @@ class _Run:
                     RnndynError(f"Reading batch {index} from the inputs failed: {type(exc).__name__}: {exc}")
                 ) from exc
             try:
+                kind = _kind_of(data)
+                if index == 0:
+                    first_kind = kind
+                elif kind != first_kind:
+                    raise RnndynError(
+                        f"inputs: batch {index} is {kind} but batch 0 was {first_kind}; every "
+                        "batch must be the same kind of model input (the same array type, the "
+                        "same dict keys). Convert them alike, e.g. all to numpy arrays."
+                    )
                 n = n_sequences(data)
                 if n == 0:
                     raise RnndynError(
-                        f"batch {index} holds no sequences ({describe(data)}); every batch "
-                        "must hold at least one."
+                        f"inputs: batch {index} holds no sequences ({describe(data)}); every "
+                        "batch must hold at least one. Drop empty batches from the iterable."
                     )
+                # arrays and dicts were checked whole, up front
+                check_input_values(
+                    data, "inputs", offset=offset, finite=self.plan.kind not in ("array", "mapping")
+                )
                 lengths = self.splitter.take(n, index, data)
             except RnndynError as exc:
-                _noted(exc)
+                _noted(exc, f"Preparing batch {index}: ")
                 raise
+            if offset is not None:
+                offset = None if n is None else offset + n
             self.sizes.append(n)
             self.lengths.append(lengths)
             self.shapes.append(describe(data))
+            self.ndims.append(getattr(data, "ndim", None) if not isinstance(data, Mapping) else None)
             yield Batch(data, lengths, index)
             index += 1
         self.current = None
         if index == 0:
-            raise _noted(RnndynError("inputs yielded no batches; there is nothing to capture."))
+            raise _noted(
+                RnndynError(
+                    "inputs yielded no batches; there is nothing to capture. An iterable that is "
+                    "empty, or a generator or DataLoader iterator used up by an earlier loop, "
+                    "gives none: pass a fresh one holding at least one batch."
+                )
+            )
         try:
             self.splitter.finish()
         except RnndynError as exc:
@@ -325,21 +354,32 @@ class _Run:
         except StopIteration:
             raise
         except RnndynError as exc:
+            if not getattr(exc, _NOTED, False) and str(exc).startswith("states holds a non-finite"):
+                # a third-party adapter's Trajectories refused NaN states: the model made them
+                raise _noted(
+                    RnndynError(
+                        f"Capturing {self._where()}: the model produced non-finite states from "
+                        f"finite inputs ({exc}). Check the model's weights for NaN/inf and that "
+                        "the inputs are scaled as in training."
+                    )
+                ) from None
             _noted(exc, f"Capturing {self._where()}: ")
             raise
         except Exception as exc:
             name = getattr(self.adapter, "framework", type(self.adapter).__name__)
             raise RnndynError(
-                f"Capturing {self._where()} failed inside the {name} adapter: "
-                f"{type(exc).__name__}: {exc}. Check that the inputs have the shape and dtype "
-                "the model expects."
+                f"Capturing {self._where()} failed: the {name} adapter raised {one_line(exc)}. "
+                "Usually the inputs do not fit the model: check that they have the shape "
+                "(sequences along axis 0), dtype and values the model expects. If they do, "
+                "report it to the adapter's authors."
             ) from exc
 
     def _bug(self, what: str) -> RnndynError:
+        bug = "this is a bug" if what.endswith("otherwise") else ". This is a bug"
         return RnndynError(
             f"The adapter {type(self.adapter).__module__}.{type(self.adapter).__qualname__} "
-            f"broke the Adapter protocol: {what}. This is a bug in that plugin; the "
-            f"protocol is described in {DOCS}."
+            f"broke the Adapter protocol: {what}{bug if bug[0] == '.' else ' ' + bug} in that "
+            f"plugin; the protocol is described in {DOCS}."
         )
 
     def _check_part(self, part: Any, k: int, first: Trajectories | None) -> Trajectories:
@@ -349,9 +389,18 @@ class _Run:
             raise self._bug(f"it yielded part {k} but only {len(self.sizes)} batches were read")
         n = self.sizes[k]
         if n is not None and part.n_sequences != n:
+            if self.ndims[k] == 2 and part.n_sequences == 1:
+                raise RnndynError(
+                    f"inputs: batch {k} is 2-d ({self.shapes[k]}), which the model read as one "
+                    f"unbatched sequence of {part.n_steps} steps, but rnndyn reads axis 0 as "
+                    f"sequences ({n} of them). Pass sequences along axis 0: x[None] for one "
+                    "sequence, shape (1, steps, features)."
+                )
             raise self._bug(
-                f"batch {k} holds {n} sequences ({self.shapes[k]}) but its trajectories hold "
-                f"{part.n_sequences}"
+                f"batch {k} holds {n} sequences along axis 0 ({self.shapes[k]}) but its "
+                f"trajectories hold {part.n_sequences}. If the model does not take the sequences "
+                "along axis 0 (time-major inputs), transpose the inputs so that they do; "
+                "otherwise"
             )
         given = self.lengths[k]
         if given is not None and not np.array_equal(part.lengths, given):
@@ -392,17 +441,32 @@ def _prepare(
     device: Any,
     collate: Any,
 ) -> _Run:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise RnndynError(
-            f"batch_size must be a positive int; got {type(batch_size).__name__} {batch_size!r}."
-        )
-    if batch_size < 1:
-        raise RnndynError(f"batch_size must be >= 1; got {batch_size}.")
+    with _hint("Pass the number of sequences per batch, e.g. batch_size=256."):
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+    with _hint("progress=False hides the progress bar."):
+        progress = check_bool(progress, "progress")
     adapter = find_adapter(model)
     targets = resolve_targets(list(adapter.layers()), layer, state)
-    plan = plan_batches(inputs, int(batch_size), adapter=adapter, collate=collate)
+    plan = plan_batches(inputs, batch_size, adapter=adapter, collate=collate)
     splitter = LengthsSplitter(check_lengths_arg(lengths, plan.total))
-    return _Run(adapter, targets, plan, splitter, bool(progress), device)
+    return _Run(adapter, targets, plan, splitter, progress, device)
+
+
+@contextmanager
+def _hint(what: str) -> Iterator[None]:
+    """Add what to do to the message of a shared validator."""
+    try:
+        yield
+    except RnndynError as exc:
+        raise RnndynError(f"{exc} {what}") from None
+
+
+def _kind_of(data: Any) -> str:
+    """What kind of model input a batch is, to tell when a stream of batches changes kind."""
+    if isinstance(data, Mapping):
+        return f"a dict with the keys {sorted(map(str, data))}"
+    cls = type(data)
+    return f"a {cls.__module__}.{cls.__qualname__}"
 
 
 class _CallableModule(types.ModuleType):

@@ -34,6 +34,12 @@ def rnndyn_claim_model(model: Any) -> Adapter | None:
     module is already in :data:`sys.modules` (a model of that framework cannot
     exist otherwise).
 
+    A model of the plugin's framework that cannot be captured at all (a Keras
+    model that is not built, so it has no weights) may raise
+    :class:`~rnndyn.RnndynError` saying what to do, rather than return
+    ``None``: then the user reads that message instead of "no adapter claims
+    this model".
+
     :param model: the object the user passed to :func:`rnndyn.capture`.
     :returns: an adapter bound to ``model``, or ``None`` if this plugin does
         not handle it.

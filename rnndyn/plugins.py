@@ -123,6 +123,16 @@ def load_plugins(manager: pluggy.PluginManager, group: str = ENTRY_POINT_GROUP) 
     >>> sorted(names) == sorted(name for name, _ in manager.list_name_plugin())
     True
     """
+    if not isinstance(manager, pluggy.PluginManager):
+        raise RnndynError(
+            f"manager must be a pluggy.PluginManager (see make_plugin_manager()); got "
+            f"{type(manager).__name__}."
+        )
+    if not isinstance(group, str) or not group.strip():
+        raise RnndynError(
+            f"group must be the name of an entry-point group, a non-empty str such as "
+            f"{ENTRY_POINT_GROUP!r}; got {group!r}."
+        )
     info = _info(manager)
     added: list[str] = []
     for ep in _entry_points(group):
@@ -250,6 +260,26 @@ def _type_name(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _model_hint(model: Any) -> str:
+    """What is probably wrong with a ``model`` no adapter claims."""
+    if model is None:
+        return " model is None: pass the trained model object itself."
+    if isinstance(model, type):
+        return (
+            f" model is the class {model.__qualname__}, not a model: create the model "
+            "(and load its weights) first, then pass the instance."
+        )
+    if isinstance(model, str | bytes | os.PathLike):
+        return " model is a path or name: load the model first, e.g. with rnndyn.plugins.load_model(path)."
+    if callable(model) and type(model).__name__ in ("function", "method", "builtin_function_or_method"):
+        return (
+            " model is a plain function: rnndyn needs the model object (e.g. a "
+            "torch.nn.Module or a keras.Model) to find its recurrent layers, not a function "
+            "that calls it."
+        )
+    return ""
+
+
 def find_adapter(model: Any) -> Adapter:
     """The adapter that the first claiming plugin returns for ``model``.
 
@@ -272,7 +302,7 @@ def find_adapter(model: Any) -> Adapter:
         installed = _hook_plugins("rnndyn_claim_model")
         listed = ", ".join(installed) if installed else "none"
         raise PluginError(
-            f"No installed rnndyn adapter claims a model of type {_type_name(model)}. "
+            f"No installed rnndyn adapter claims a model of type {_type_name(model)}.{_model_hint(model)} "
             f"Installed adapter plugins: {listed}.{_failed_note()} {INSTALL_HINT}"
         )
     missing = [m for m in ("layers", "capture") if not callable(getattr(adapter, m, None))]
@@ -310,12 +340,20 @@ def load_model(path: str | os.PathLike[str], framework: str | None = None) -> An
     ...
     rnndyn.errors.RnndynError: load_model(): nothing exists at path 'no/such/model.pt'...
     """
+    if not isinstance(path, str | bytes | os.PathLike):
+        raise RnndynError(
+            f"path must be a file or folder path (str or pathlib.Path); got {type(path).__name__} "
+            f"{path!r:.60}."
+        )
     path = os.fspath(path)
     if not isinstance(path, str):
         path = os.fsdecode(path)
-    if framework is not None and not isinstance(framework, str):
+    if not path.strip():
+        raise RnndynError("path is an empty string; give the path of a saved model file or folder.")
+    if framework is not None and (not isinstance(framework, str) or not framework.strip()):
         raise RnndynError(
-            f"framework must be a string such as 'torch' or 'keras', or None; got {type(framework).__name__}."
+            f"framework must be a name such as 'torch' or 'keras', or None to let each plugin "
+            f"decide from the file; got {type(framework).__name__} {framework!r:.40}."
         )
     if not os.path.exists(path):
         raise RnndynError(

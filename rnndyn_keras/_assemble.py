@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnndyn._batching import check_states_finite
 from rnndyn.adapter import Batch
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
@@ -155,4 +156,8 @@ def assemble(
             "index": np.concatenate([np.arange(b[3]) for b in blocks]),
         }
     )
-    return Trajectories(result, lengths=lengths, units=units, masked=any(masked.values()))
+    check_states_finite(result, units, "")
+    # checked just above, with a message that blames the model rather than the adapter
+    return Trajectories(
+        result, lengths=lengths, units=units, masked=any(masked.values()), _check_finite=False
+    )

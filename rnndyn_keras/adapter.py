@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from rnndyn._batching import one_line
 from rnndyn.adapter import Batch, LayerInfo
 from rnndyn.errors import PluginError, RnndynError
 from rnndyn.trajectories import Trajectories
@@ -29,8 +30,11 @@ from rnndyn.trajectories import Trajectories
 from ._assemble import assemble
 from ._graph import GraphRunner, InterceptRunner, graph_of, no_grad
 from ._inputs import (
+    check_ids,
     check_input_shape,
+    check_library,
     expected_shapes,
+    input_embeddings,
     reset_stateful,
     restore_stateful,
     save_stateful,
@@ -67,6 +71,19 @@ class KerasAdapter:
     framework = "keras"
 
     def __init__(self, model: Any) -> None:
+        import keras
+
+        if isinstance(model, type) or not isinstance(model, keras.layers.Layer):
+            raise RnndynError(
+                f"model must be a Keras model or layer (an instance); got "
+                f"{model.__qualname__ if isinstance(model, type) else type(model).__name__}."
+            )
+        if not model.built:
+            raise RnndynError(
+                f"model: the Keras model {model.name!r} is not built, so it has no weights yet; "
+                "capturing it would run freshly initialised random weights. Build it (give it "
+                "an Input, or call model.build(input_shape)) and load the trained weights first."
+            )
         self.model = model
         self._targets: list[Target] | None = None
 
@@ -126,8 +143,30 @@ class KerasAdapter:
             the units of every target in order (each target: forward, then
             backward), ``masked=True`` when the layers see a Keras mask.
         """
+        ok = isinstance(targets, list | tuple) and all(
+            isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(v, str) for v in t)
+            for t in targets
+        )
+        if not ok:
+            raise RnndynError(
+                f"targets must be a list of (layer, state) pairs of str, e.g. [('lstm', 'h')]; "
+                f"got {targets!r:.80}."
+            )
+        pairs = [tuple(t) for t in targets]
+        dup = [t for k, t in enumerate(pairs) if t in pairs[:k]]
+        if dup:
+            raise RnndynError(
+                f"targets lists {dup[0]} more than once; list each (layer, state) pair once (a "
+                "Trajectories lists each unit once)."
+            )
         plan = self._plan(targets)
-        return self._run(batches, plan, list(targets), device)
+        _check_device(device)
+        if isinstance(batches, Batch) or not hasattr(batches, "__iter__"):
+            raise RnndynError(
+                f"batches must be an iterable of rnndyn.adapter.Batch; got {type(batches).__name__}. "
+                "Wrap one batch in a list: [Batch(x, None, 0)]."
+            )
+        return self._run(batches, plan, [tuple(t) for t in targets], device)
 
     # ----------------------------------------------------------------- running
     def _run(
@@ -143,9 +182,18 @@ class KerasAdapter:
         saved = save_stateful(self.model)
         try:
             runner = _runner_for(self.model, list(layers.values()))
+            embeddings = input_embeddings(self.model)
             for batch in batches:
+                if not isinstance(batch, Batch):
+                    raise RnndynError(
+                        f"batches must yield rnndyn.adapter.Batch objects; got a "
+                        f"{type(batch).__name__}. Use rnndyn.capture(model, inputs), which makes "
+                        "the batches."
+                    )
                 reset_stateful(saved)
+                check_library(batch.data)
                 check_input_shape(self.model, batch.data)
+                check_ids(embeddings, batch)
                 scope = keras.device(device) if device is not None else contextlib.nullcontext()
                 try:
                     with scope, no_grad():
@@ -154,14 +202,36 @@ class KerasAdapter:
                     raise
                 except Exception as exc:
                     raise RnndynError(
-                        f"inputs: the Keras model rejected a batch of shape {shapes(batch.data)}: "
-                        f"{type(exc).__name__}: {exc}\nThe model expects input shape "
-                        f"{expected_shapes(self.model)} (None: any size). Pass inputs shaped "
-                        "like the model's input, batch first."
+                        f"inputs: batch {batch.index} (shape {shapes(batch.data)}) does not fit the "
+                        f"Keras model, which raised {one_line(exc)}. The model expects input "
+                        f"shape {expected_shapes(self.model)} (None: any size). Pass inputs "
+                        "shaped like the model's input, batch first, with the dtype and value "
+                        "range it was trained on."
                     ) from exc
                 yield assemble(raws, layers, targets, batch)
         finally:
             restore_stateful(saved)
+
+
+def _check_device(device: Any) -> None:
+    """``device=`` must be None or a device Keras knows (tried before any batch runs)."""
+    if device is None:
+        return
+    if not isinstance(device, str) or not device.strip():
+        raise RnndynError(
+            f"device must be None or a Keras device name such as 'cpu:0' or 'gpu:0'; got "
+            f"{type(device).__name__} {device!r:.40}."
+        )
+    import keras
+
+    try:
+        with keras.device(device):
+            pass
+    except Exception as exc:
+        raise RnndynError(
+            f"device={device!r} is not a device Keras can use here ({one_line(exc)}); use None, "
+            "'cpu:0' or 'gpu:0'."
+        ) from None
 
 
 # Capture graphs per model, reused by later captures of the same layers (the

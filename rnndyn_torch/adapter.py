@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnndyn._batching import check_states_finite, one_line
 from rnndyn.adapter import Batch, LayerInfo
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
@@ -74,9 +75,15 @@ class TorchAdapter:
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
-            raise RnndynError(f"model must be a torch.nn.Module; got {type(model).__name__}.")
+            raise RnndynError(
+                f"model must be a torch.nn.Module; got {type(model).__name__}. Pass the module "
+                "itself (an instance), e.g. TorchAdapter(nn.LSTM(3, 4))."
+            )
         self.model = unwrap(model)
         self._entries = discover(self.model)
+        self._embeddings = [
+            (path or "model", m) for path, m in self.model.named_modules() if isinstance(m, nn.Embedding)
+        ]
         self._total_length: int | None = None
 
     def __repr__(self) -> str:
@@ -168,15 +175,31 @@ class TorchAdapter:
         longer holds them (no Trajectories, view or tensor of them left), as
         a consumer of :func:`rnndyn.capture.iter_capture` that drops each batch does.
         """
+        _check_targets(targets)
+        _check_weights(self.model)
         plan = Plan.build(self._entries, targets, own=bool(self.own_recurrence))
-        out_device = None if device is None else torch.device(device)
+        out_device = _check_device(device)
+        if isinstance(batches, Batch) or not hasattr(batches, "__iter__"):
+            raise RnndynError(
+                f"batches must be an iterable of rnndyn.adapter.Batch; got {type(batches).__name__}. "
+                "Wrap one batch in a list: [Batch(x, None, 0)]."
+            )
+        return self._batches(batches, plan, out_device)
+
+    def _batches(self, batches: Iterable[Batch], plan: Plan, out_device: Any) -> Iterator[Trajectories]:
         pool = Pool()  # a batch's result memory, reused once the caller dropped it
         for batch in batches:
+            if not isinstance(batch, Batch):
+                raise RnndynError(
+                    f"batches must yield rnndyn.adapter.Batch objects; got a {type(batch).__name__}. "
+                    "Use rnndyn.capture(model, inputs), which makes the batches."
+                )
             yield self._one_batch(batch, plan, out_device, pool)
 
     def _one_batch(self, batch: Batch, plan: Plan, out_device: Any, pool: Pool) -> Trajectories:
         model = self.model
         param = next(iter(model.parameters()), None)
+        _check_library(batch.data)
         data = _to_device(
             batch.data,
             param.device if param is not None else torch.device("cpu"),
@@ -192,13 +215,25 @@ class TorchAdapter:
             model.eval()
             for mp, store in zip(plan.modules, stores, strict=True):
                 handles.append(mp.module.register_forward_hook(make_hook(store), with_kwargs=True))
+            for name, emb in self._embeddings:
+                handles.append(emb.register_forward_pre_hook(_id_check(name, emb, batch.index)))
             with torch.no_grad(), own_forwards(owned, plan.n_units, pool) as owns:
-                if type(data) is tuple:  # not a PackedSequence or other namedtuple
-                    model(*data)
-                elif type(data) is dict:
-                    model(**data)
-                else:
-                    model(data)
+                try:
+                    if type(data) is tuple:  # not a PackedSequence or other namedtuple
+                        model(*data)
+                    elif type(data) is dict:
+                        model(**data)
+                    else:
+                        model(data)
+                except RnndynError:
+                    raise
+                except Exception as exc:
+                    raise RnndynError(
+                        f"inputs: batch {batch.index} ({_describe(batch.data)}) does not fit the "
+                        f"model, whose forward pass raised {one_line(exc)}. {self._expects()} "
+                        "Pass inputs shaped (sequences, steps, features) with the features, "
+                        "dtype and value range the model was trained on."
+                    ) from exc
             with torch.no_grad():
                 states, lengths, masked = self._states(batch, plan, stores, owns, pool)
         finally:
@@ -207,11 +242,24 @@ class TorchAdapter:
             for m, flag in flags:
                 m.training = flag
             stores.clear()
+        check_states_finite(states, plan.units, "")
         if out_device is None:
             states = states.cpu().numpy()
         else:
             states = states.to(out_device)
-        return Trajectories(states, lengths=lengths, units=plan.units, masked=masked)
+        # states checked finite just above, with a message that blames the model
+        return Trajectories(states, lengths=lengths, units=plan.units, masked=masked, _check_finite=False)
+
+    def _expects(self) -> str:
+        """What the model's first recurrent layer takes, for error messages."""
+        for e in self._entries.values():
+            m = e.module
+            size = getattr(m, "input_size", None)
+            if size is not None:
+                p = next(iter(m.parameters()), None)
+                dtype = f" of dtype {p.dtype}" if p is not None else ""
+                return f"Its first recurrent layer {e.name!r} ({e.info.type}) takes {size} features{dtype}."
+        return ""
 
     def _states(
         self, batch: Batch, plan: Plan, stores: list[list], owns: dict[int, Recurrence], pool: Pool
@@ -321,6 +369,123 @@ class TorchAdapter:
                 )
             return B, T, given, False
         return B, T, np.full(B, T, dtype=np.int64), False
+
+
+def _describe(data: Any) -> str:
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        return f"shape {tuple(shape)}, dtype {getattr(data, 'dtype', '?')}"
+    return type(data).__name__
+
+
+#: array libraries whose arrays a PyTorch model cannot take
+_FOREIGN = ("tensorflow", "jax", "jaxlib", "keras", "tf_keras", "dask", "cupy", "mlx")
+
+
+def _check_library(data: Any) -> None:
+    """Refuse arrays of another framework (a tf.Tensor given to a torch model)."""
+    items = data.values() if type(data) is dict else data if type(data) in (list, tuple) else [data]
+    for x in items:
+        lib = type(x).__module__.split(".")[0]
+        if lib in _FOREIGN:
+            raise RnndynError(
+                f"inputs: a batch is a {type(x).__module__}.{type(x).__qualname__}, an array of "
+                f"{lib}, but the model is a PyTorch module. Pass torch tensors or numpy arrays "
+                "(e.g. np.asarray(x), or x.numpy() for a TensorFlow tensor)."
+            )
+
+
+def _check_targets(targets: Any) -> None:
+    ok = isinstance(targets, list | tuple) and all(
+        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(v, str) for v in t) for t in targets
+    )
+    if not ok:
+        raise RnndynError(
+            f"targets must be a list of (layer, state) pairs of str, e.g. [('lstm', 'h')]; got "
+            f"{targets!r:.80}."
+        )
+    _check_unique(targets)
+
+
+def _check_unique(targets: Any) -> None:
+    pairs = [tuple(t) for t in targets]
+    dup = [t for k, t in enumerate(pairs) if t in pairs[:k]]
+    if dup:
+        raise RnndynError(
+            f"targets lists {dup[0]} more than once; list each (layer, state) pair once (a "
+            "Trajectories lists each unit once)."
+        )
+
+
+def _check_weights(model: nn.Module) -> None:
+    """Refuse a model without real weights: on the meta device, or lazy (uninitialised)."""
+    from torch.nn.parameter import is_lazy
+
+    for name, p in model.named_parameters():
+        if is_lazy(p):
+            raise RnndynError(
+                f"model: parameter {name!r} is lazy (not initialised yet), so the model has no "
+                "trained weights; run the model once on an example and load its weights first."
+            )
+        if p.is_meta:
+            raise RnndynError(
+                f"model: parameter {name!r} is on the 'meta' device, so the model has no weights, "
+                "only shapes. Load them first, e.g. model.to_empty(device='cpu') and then "
+                "model.load_state_dict(...)."
+            )
+
+
+def _check_device(device: Any) -> torch.device | None:
+    """``device=`` as a torch.device that exists on this machine (``None``: numpy results)."""
+    if device is None:
+        return None
+    if isinstance(device, bool) or not isinstance(device, str | int | torch.device):
+        raise RnndynError(
+            f"device must be None (numpy results) or a torch device such as 'cpu' or 'cuda:0'; "
+            f"got {type(device).__name__} {device!r:.40}."
+        )
+    try:
+        dev = torch.device(device)
+    except Exception as exc:
+        raise RnndynError(
+            f"device={device!r} is not a torch device ({one_line(exc)}); use None (numpy "
+            "results), 'cpu', 'cuda' or 'cuda:0'."
+        ) from None
+    if dev.type == "meta":
+        raise RnndynError("device='meta' would return states without data; use None, 'cpu' or 'cuda'.")
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0 or (dev.index is not None and dev.index >= n):
+            raise RnndynError(
+                f"device={device!r}, but this machine has {n} CUDA device(s) torch can use; "
+                "use device=None (numpy) or 'cpu'" + (f", or 'cuda:0'..'cuda:{n - 1}'." if n else ".")
+            )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise RnndynError(f"device={device!r}, but MPS is not available here; use None or 'cpu'.")
+    return dev
+
+
+def _id_check(name: str, emb: nn.Embedding, index: int) -> Any:
+    """A forward pre-hook that refuses token ids outside an embedding's table."""
+    size = int(emb.num_embeddings)
+
+    def hook(module: nn.Module, args: tuple) -> None:
+        ids = args[0] if args else None
+        if not isinstance(ids, Tensor) or ids.is_floating_point() or ids.numel() == 0 or ids.is_meta:
+            return
+        bad = (ids < 0) | (ids >= size)
+        if bool(bad.any()):
+            where = tuple(int(i) for i in bad.nonzero()[0].tolist())
+            n_bad = int(bad.sum())
+            raise RnndynError(
+                f"inputs: batch {index} holds the token id {int(ids[where])} at position {where} "
+                f"(sequence, step) of the ids embedding {name!r} reads, but that embedding has "
+                f"{size} entries (ids 0..{size - 1}); {n_bad} id(s) are out of range. Map the "
+                "ids with the vocabulary the model was trained with (unknown tokens to its "
+                "out-of-vocabulary id)."
+            )
+
+    return hook
 
 
 def _is_3d(data: Any) -> bool:

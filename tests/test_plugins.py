@@ -184,7 +184,7 @@ def test_rnndyn_load_model(register, tmp_path):
         plugins.load_model(tmp_path / "missing.toy")
     assert not isinstance(missing.value, PluginError)
     assert len(seen) == n_calls  # no plugin was asked about a missing file
-    with pytest.raises(RnndynError, match="framework must be a string"):
+    with pytest.raises(RnndynError, match="framework must be a name"):
         plugins.load_model(f, framework=3)
 
 
