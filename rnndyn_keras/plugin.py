@@ -17,13 +17,17 @@ True
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from rnndyn.errors import RnndynError
 from rnndyn.hookspecs import hookimpl
 
-__all__ = ["rnndyn_claim_model", "rnndyn_load_model"]
+__all__ = ["rnndyn_claim_model", "rnndyn_load_model", "check_keras_archive", "load_keras_file"]
 
 #: names the ``framework=`` argument of :func:`rnndyn_load_model` accepts
 FRAMEWORK_NAMES = ("keras", "tensorflow", "tf")
@@ -51,13 +55,182 @@ def rnndyn_claim_model(model: Any) -> Any:
 def rnndyn_load_model(path: str, framework: str | None) -> Any:
     """Load a ``.keras`` file with ``keras.saving.load_model(path, safe_mode=True)``.
 
-    Declines (returns ``None``) other suffixes and other frameworks. Safe mode
-    refuses to deserialize code (``Lambda`` layers and the like).
+    Declines (returns ``None``) other frameworks, and other suffixes unless
+    ``framework`` names Keras, in which case it raises. Before Keras sees the
+    file, :func:`check_keras_archive` inspects it, so that a file that is not
+    a Keras archive gets a precise :class:`~rnndyn.RnndynError`; safe mode
+    then refuses to deserialize code (``Lambda`` layers and the like).
+
+    Raises
+    ------
+    rnndyn.RnndynError
+        Naming the file (and the part of the archive) and what is wrong.
     """
-    if framework is not None and framework.lower() not in FRAMEWORK_NAMES:
+    if framework is not None and (not isinstance(framework, str) or framework.lower() not in FRAMEWORK_NAMES):
         return None
     if Path(str(path)).suffix.lower() != ".keras":
-        return None
+        if framework is None:
+            return None
+        raise RnndynError(
+            f"cannot load {str(path)!r} with framework={framework!r}: only Keras 3 archives named "
+            "'.keras' load (safely, with safe_mode=True). Load legacy .h5 files or SavedModel "
+            "folders with Keras yourself and pass the model to rnndyn.capture."
+        )
+    return load_keras_file(path)
+
+
+#: The parts every Keras 3 archive holds.
+KERAS_PARTS = ("config.json", "metadata.json", "model.weights.h5")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_MAX_CONFIG_BYTES = 50_000_000
+_CODE_CLASSES = ("Lambda", "__lambda__", "__function__", "TFOpLambda")
+
+
+def _looks_like(head: bytes) -> str:
+    """A short description of what a file that is not a zip archive seems to be."""
+    if not head:
+        return "an empty file"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (never unpickled: it could run code)"
+    if head.startswith(_HDF5_SIGNATURE):
+        return "an HDF5 file (a legacy Keras .h5 model or weights file)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    return "a text file"
+
+
+def check_keras_archive(path: str | os.PathLike) -> None:
+    """Check that ``path`` is a Keras 3 archive of built-in layers, without running Keras.
+
+    A ``.keras`` file is a zip archive holding ``config.json`` (the model's
+    layers, JSON), ``metadata.json`` (JSON) and ``model.weights.h5`` (HDF5).
+    Every object the config names must come from Keras itself (``module``
+    starting with ``keras``) and must not be code (``Lambda``).
+
+    Parameters
+    ----------
+    path : path
+        The ``.keras`` file.
+
+    Raises
+    ------
+    rnndyn.RnndynError
+        Naming the file, the part of the archive and what is wrong.
+
+    Examples
+    --------
+    >>> check_keras_archive("no/such/model.keras")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rnndyn.errors.RnndynError: cannot load 'no/such/model.keras': no such file...
+    """
+    path = os.fspath(path)
+    where = f"cannot load {path!r}"
+    if not os.path.exists(path):
+        raise RnndynError(f"{where}: no such file (resolved to {os.path.abspath(path)!r}); check the path.")
+    if not os.path.isfile(path):
+        raise RnndynError(f"{where}: it is a folder, not a .keras archive (a file); pass the .keras file.")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+        raise RnndynError(
+            f"{where}: not a Keras archive (a .keras file is a zip archive); it is {_looks_like(head)}. "
+            "Save the model with model.save('name.keras') in Keras 3."
+        )
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise RnndynError(f"{where}: the archive's part {bad!r} is corrupted (CRC check failed).")
+            infos = {i.filename: i for i in zf.infolist()}
+            missing = [part for part in KERAS_PARTS if part not in infos]
+            if missing:
+                raise RnndynError(
+                    f"{where}: a zip archive without {missing}, so not a Keras 3 archive (it holds "
+                    f"{sorted(infos)[:8]}); a .keras file holds {list(KERAS_PARTS)}."
+                )
+            for part in ("config.json", "metadata.json"):
+                if infos[part].file_size > _MAX_CONFIG_BYTES:
+                    raise RnndynError(f"{where}: its {part} is {infos[part].file_size} bytes, too large.")
+            config = _json_part(zf, "config.json", where)
+            _json_part(zf, "metadata.json", where)
+            with zf.open("model.weights.h5") as fh:
+                head = fh.read(8)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise RnndynError(f"{where}: the zip archive is damaged or truncated ({exc}).") from None
+    if not head.startswith(_HDF5_SIGNATURE):
+        raise RnndynError(
+            f"{where}: its part 'model.weights.h5' is not an HDF5 file (it is {_looks_like(head)})."
+        )
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise RnndynError(
+            f"{where}: its config.json is not a Keras model config (expected an object with "
+            f"'class_name'; got {type(config).__name__})."
+        )
+    _check_config_objects(config, where)
+
+
+def _json_part(zf: zipfile.ZipFile, part: str, where: str) -> Any:
+    try:
+        return json.loads(zf.read(part).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RnndynError(f"{where}: its part {part!r} is not valid JSON ({exc}).") from None
+
+
+def _check_config_objects(obj: Any, where: str) -> None:
+    """Refuse classes that are not Keras' own, and code (Lambda), anywhere in the config."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            name, module = item.get("class_name"), item.get("module")
+            if name in _CODE_CLASSES:
+                raise RnndynError(
+                    f"{where}: its config.json holds a {name} layer or function, which is Python code; "
+                    "safe mode refuses to deserialize code. Rebuild the model from its code and pass it "
+                    "to rnndyn.capture."
+                )
+            if isinstance(name, str) and module is not None and not str(module).startswith("keras"):
+                raise RnndynError(
+                    f"{where}: its config.json names the class {name!r} from module {module!r}, which is "
+                    "not built into Keras; only built-in layers load from a file. Load the model with "
+                    "its code (custom_objects) yourself and pass it to rnndyn.capture."
+                )
+            stack.extend(item.values())
+
+
+def load_keras_file(path: str | os.PathLike, *, compile: bool = True) -> Any:
+    """:func:`check_keras_archive`, then ``keras.saving.load_model(path, safe_mode=True)``.
+
+    Parameters
+    ----------
+    path : path
+        A ``.keras`` file.
+    compile : bool, optional
+        Passed to Keras (default True).
+
+    Returns
+    -------
+    keras.Model
+
+    Raises
+    ------
+    rnndyn.RnndynError
+        If the file is not a Keras archive of built-in layers, or Keras
+        cannot load it (its error is quoted, with the file's name).
+    """
+    check_keras_archive(path)
     import keras
 
-    return keras.saving.load_model(str(path), safe_mode=True)
+    try:
+        return keras.saving.load_model(os.fspath(path), safe_mode=True, compile=compile)
+    except Exception as exc:  # noqa: BLE001 - any failure means an unusable file
+        raise RnndynError(
+            f"cannot load {os.fspath(path)!r}: Keras could not rebuild the model from it "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}). Check that it was saved by "
+            "Keras 3 with built-in layers, or re-save it."
+        ) from None

@@ -108,43 +108,134 @@ def load_rnn(path: str | os.PathLike) -> nn.Module:
     return model
 
 
+def _describe(path: str) -> str:
+    """What a file that is not one of our safetensors files seems to be (read without loading it)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if not head:
+        return "an empty file"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (e.g. torch.save of a model)"
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return "a damaged zip archive"
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            return "a TorchScript archive (torch.jit.save)"
+        if any(n.endswith("data.pkl") for n in names):
+            return "a torch.save archive (a pickle inside a zip)"
+        if "config.json" in names:
+            return "a Keras archive (load it with framework='keras')"
+        return "a zip archive"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file (e.g. a Keras .h5 model)"
+    if _header(path) is not None:
+        return "a safetensors file without rnndyn_torch.save_rnn's metadata (a plain state dict)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data that is not a safetensors file"
+    return "a text file, not a safetensors file"
+
+
 def load_model(path: str, *, strict: bool) -> Any | None:
-    """The rnndyn_load_model hook: our safetensors files, else ``None`` (or raise if strict)."""
-    header = _header(path) if os.path.isfile(path) else None
-    meta = (header or {}).get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
+    """The rnndyn_load_model hook: our safetensors files, else ``None`` (or raise if strict).
+
+    Nothing is ever unpickled: a pickle or ``torch.save`` file is recognised
+    by its first bytes and refused (``strict``) or declined.
+
+    Raises
+    ------
+    rnndyn.RnndynError
+        If ``strict`` and the file is not a safetensors file written by
+        :func:`save_rnn`, or if it claims to be one but is damaged; the
+        message names the file, what it is, and which formats load.
+
+    Examples
+    --------
+    >>> load_model("no/such/file.safetensors", strict=False) is None
+    True
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
         if not strict:
             return None
+        raise RnndynError(f"cannot load {path!r}: no such file (resolved to {os.path.abspath(path)!r}).")
+    header = _header(path) if os.path.isfile(path) else None
+    meta = (header or {}).get("__metadata__") or {}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not strict:
+            return None
+        what = "a folder" if os.path.isdir(path) else _describe(path)
         raise RnndynError(
-            f"cannot load {path!r} as a PyTorch model: only safetensors files written by "
-            "rnndyn_torch.save_rnn (one nn.LSTM/GRU/RNN) load without running code from the "
-            "file. Pickled models (torch.save(model)) could execute code, and TorchScript or "
-            "torch.export programs have no recurrent modules to hook. Build the model from "
-            "its code, load its weights (safetensors, or torch.load(weights_only=True)) and "
-            "pass the module to rnndyn.capture."
+            f"cannot load {path!r} as a PyTorch model: it is {what}. Only safetensors files written by "
+            "rnndyn_torch.save_rnn (one nn.LSTM/GRU/RNN) load, without running code from the "
+            "file: pickled models (torch.save(model), .pt/.pth) are refused because unpickling could "
+            "execute code, and TorchScript or torch.export programs have no recurrent modules to hook. "
+            "Build the model from its code, load its weights (safetensors, or "
+            "torch.load(weights_only=True)) and pass the module to rnndyn.capture."
         )
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     kind = meta.get("class")
     if kind not in _KEYS:
-        raise RnndynError(f"{path!r}: unknown recurrent class {kind!r} in its metadata.")
+        raise RnndynError(
+            f"{path!r}: unknown recurrent class {kind!r} in its metadata; expected one of {sorted(_KEYS)}. "
+            "Re-save the module with rnndyn_torch.save_rnn."
+        )
     try:
         config = json.loads(meta.get("config", ""))
-    except ValueError:
-        raise RnndynError(f"{path!r}: its metadata 'config' is not valid JSON.") from None
+    except (TypeError, ValueError):
+        raise RnndynError(
+            f"{path!r}: its metadata 'config' is not valid JSON; re-save the module with "
+            "rnndyn_torch.save_rnn."
+        ) from None
     if not isinstance(config, dict) or set(config) != set(_KEYS[kind]):
-        raise RnndynError(f"{path!r}: config must hold exactly {_KEYS[kind]}; got {sorted(config)}.")
+        got = sorted(config) if isinstance(config, dict) else type(config).__name__
+        raise RnndynError(f"{path!r}: config must hold exactly {_KEYS[kind]}; got {got}.")
     for key, value in config.items():
-        ok = isinstance(value, str) if key == "nonlinearity" else isinstance(value, (int, float))
+        if key == "nonlinearity":
+            ok = value in ("tanh", "relu")
+        elif key in ("bias", "batch_first", "bidirectional"):
+            ok = isinstance(value, bool)
+        elif key == "dropout":
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+        else:
+            ok = type(value) is int and (value >= 1 or (key == "proj_size" and value == 0))
         if not ok:
             raise RnndynError(f"{path!r}: config {key!r} has a bad value {value!r}.")
+    tensors = header or {}
+    for name, info in tensors.items():
+        if name != "__metadata__" and (not isinstance(info, dict) or info.get("dtype") not in _FLOAT_DTYPES):
+            dtype = info.get("dtype") if isinstance(info, dict) else info
+            raise RnndynError(
+                f"{path!r}: tensor {name!r} has dtype {dtype!r}; a recurrent module's weights are floating "
+                f"point ({', '.join(_FLOAT_DTYPES)})."
+            )
     cls = _classes(torch.nn)[kind]
-    module = cls(**config, device="meta")
-    tensors = load_file(path)
+    try:
+        module = cls(**config, device="meta")
+    except (TypeError, ValueError) as exc:
+        raise RnndynError(f"{path!r}: config {config} does not build an nn.{kind} ({exc}).") from None
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RnndynError(f"{path!r}: the safetensors file is damaged or truncated ({exc}).") from None
     try:
         module.load_state_dict(tensors, assign=True, strict=True)
     except RuntimeError as exc:
         raise RnndynError(f"{path!r}: its tensors do not fit a {kind} {config}: {exc}") from None
     module.flatten_parameters()
     return module.eval()
+
+
+_FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")

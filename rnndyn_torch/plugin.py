@@ -39,12 +39,22 @@ def rnndyn_claim_model(model: Any) -> TorchAdapter | None:
 def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
     """Load a recurrent module saved by :func:`rnndyn_torch.save_rnn` (safetensors).
 
-    Declines (``None``) other files unless ``framework="torch"``, in which case
-    it raises :class:`~rnndyn.RnndynError` saying which formats load safely.
-    Never unpickles: pickled ``.pt`` models could run code from the file.
+    Declines (``None``) other files unless ``framework`` is ``"torch"`` (or
+    ``"pytorch"``, any case), in which case it raises
+    :class:`~rnndyn.RnndynError` naming the file, what it is, and which formats
+    load safely. Never unpickles and never calls ``torch.load``: pickled
+    ``.pt`` models could run code from the file.
+
+    Examples
+    --------
+    >>> rnndyn_load_model("no/such/model.pt", None) is None
+    True
     """
-    if framework not in (None, "torch"):
+    if framework is not None and (not isinstance(framework, str) or framework.lower() not in _NAMES):
         return None
     from .io import load_model
 
-    return load_model(path, strict=framework == "torch")
+    return load_model(path, strict=framework is not None)
+
+
+_NAMES = ("torch", "pytorch")

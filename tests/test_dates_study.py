@@ -83,7 +83,7 @@ def summary(report) -> dict:
 
 @pytest.fixture(scope="module")
 def strings() -> list[str]:
-    return [h for h, _ in D.generate(N, D.VAL_SEED)]
+    return [r.human for r in M.load_validation(WEIGHTS)[:N]]
 
 
 def _independent_h(fw: str, strings: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -198,7 +198,7 @@ def test_lengths_accuracy_and_examples(summary, strings):
     L = np.array([len(s) for s in strings])
     assert summary["lengths"]["50%"] == pytest.approx(np.median(L))
     assert summary["lengths"]["max"] == L.max()
-    targets = [iso for _, iso in D.generate(N, D.VAL_SEED)]
+    targets = [r.iso for r in M.load_validation(WEIGHTS)[:N]]
     for fw in ("keras", "torch"):
         model = M.load_keras(WEIGHTS) if fw == "keras" else M.load_torch(WEIGHTS)
         out = M.translate(model, strings)

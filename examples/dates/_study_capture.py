@@ -24,6 +24,7 @@ __all__ = [
     "FRAMEWORKS",
     "quiet_frameworks",
     "check_weights",
+    "validation_records",
     "load",
     "untrained",
     "capture_encoder",
@@ -56,13 +57,18 @@ def quiet_frameworks() -> None:
 
 
 def check_weights(weights_dir: Path, frameworks: Sequence[str]) -> None:
-    """Fail fast, before importing a framework, when a weights file is missing.
+    """Fail fast, before importing a framework, when a file of the weights folder is missing or damaged.
+
+    Checks the vocabularies and the validation set (``validation.json``, by
+    hash) fully, and that each framework's weights file exists (its content
+    is checked when it is loaded).
 
     Raises
     ------
     examples.dates.models.WeightsError
     """
     M.load_vocabs(weights_dir)
+    M.load_validation(weights_dir)
     files = {"keras": M.KERAS_FILE, "torch": M.TORCH_FILE}
     for fw in frameworks:
         path = weights_dir / files[fw]
@@ -71,6 +77,27 @@ def check_weights(weights_dir: Path, frameworks: Sequence[str]) -> None:
                 f"{fw} weights missing: {path}; pass --train to train them, or run "
                 f"`python -m examples.dates.train --framework {fw}`"
             )
+
+
+def validation_records(n: int, weights_dir: Path) -> list[D.DateRecord]:
+    """The first ``n`` held-out validation records: the shipped ones, read from ``weights_dir``.
+
+    The first :data:`~examples.dates.data.VAL_N` (1,000) come from
+    ``validation.json`` (checked by hash, see
+    :func:`examples.dates.models.load_validation`), so the study's numbers do
+    not depend on the installed Babel. A larger ``n`` continues the same
+    seeded stream (``data.generate_records(n, data.VAL_SEED)[1000:]``); those
+    extra strings are generated and so depend on the installed Babel.
+
+    Raises
+    ------
+    examples.dates.models.WeightsError
+        If ``validation.json`` is missing or damaged.
+    """
+    shipped = M.load_validation(weights_dir)
+    if n <= len(shipped):
+        return shipped[:n]
+    return shipped + D.generate_records(n, D.VAL_SEED)[len(shipped) :]
 
 
 def load(framework: str, weights_dir: Path) -> Any:

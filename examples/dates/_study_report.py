@@ -40,7 +40,8 @@ def _intro(rep: Report, results: dict, settings: dict, lengths: np.ndarray) -> N
     rep.bullets(
         [
             f"Strings: the first {settings['n']} held-out validation strings "
-            f"(examples.dates.data.generate(n, VAL_SEED={settings['val_seed']})), plus the notebook's "
+            "(shipped with the weights in validation.json and checked by hash; beyond 1,000 "
+            f"generated with VAL_SEED={settings['val_seed']}), plus the notebook's "
             "four example strings for the single-string figures.",
             f"Weights: {settings['weights']}. Null model: the same factory, untrained, seed "
             f"{settings['null_model_seed']}.",

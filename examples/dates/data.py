@@ -70,21 +70,38 @@ Splits
 :data:`VAL_SEED` and the training set from :data:`TRAIN_SEED`, dropping every
 training pair whose human string occurs in the validation set (held out: no
 string overlap).
+
+The shipped validation set
+--------------------------
+Babel is not pinned, and its output changes between releases (with Babel 2.19
+seven of the 1,000 validation strings render differently from Babel 2.18, e.g.
+the ``sv_FI`` "short" dates). The 1,000 validation records that produced the
+shipped accuracies and the study's printed numbers (Babel 2.18, Faker 40.63)
+are therefore shipped as ``examples/dates/weights/validation.json``
+(:data:`VAL_FILE`) and read with :func:`load_validation`, which checks them
+field by field and against :data:`VAL_SHA256`. The training data stay
+generated; pass the shipped records as ``make_splits(..., val=...)`` to hold
+them out.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
+import os
 import random
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
+
+from rnndyn.errors import RnndynError
 
 __all__ = [
     "FORMATS",
@@ -94,6 +111,9 @@ __all__ = [
     "OUT_LEN",
     "TRAIN_SEED",
     "VAL_SEED",
+    "VAL_FILE",
+    "VAL_N",
+    "VAL_SHA256",
     "PAD",
     "UNK",
     "DateRecord",
@@ -108,6 +128,9 @@ __all__ = [
     "encode_outputs",
     "decode_outputs",
     "find_latin_locales",
+    "validation_sha256",
+    "save_validation",
+    "load_validation",
 ]
 
 #: Maximum input length in characters (steps of the encoder).
@@ -118,6 +141,13 @@ OUT_LEN: int = 10
 TRAIN_SEED: int = 0
 #: Seed of the 1,000-string validation set.
 VAL_SEED: int = 1
+#: File name of the shipped validation set (in ``examples/dates/weights``).
+VAL_FILE: str = "validation.json"
+#: Number of records in the shipped validation set.
+VAL_N: int = 1000
+#: sha256 of the shipped validation records (:func:`validation_sha256`):
+#: ``generate_records(1000, VAL_SEED)`` made with Babel 2.18.0 and Faker 40.63.0.
+VAL_SHA256: str = "afd05261aef3c4aa2490aae24ac6749e8b20e0e0e1b40bff57ffd7750b05f9c3"
 #: Padding token (index 0 of :class:`InputVocab`).
 PAD: str = "<pad>"
 #: Unknown-character token (index 1 of :class:`InputVocab`).
@@ -380,20 +410,24 @@ def make_splits(
     *,
     train_seed: int = TRAIN_SEED,
     val_seed: int = VAL_SEED,
+    val: Sequence[DateRecord] | None = None,
     **kwargs,
 ) -> tuple[list[DateRecord], list[DateRecord]]:
     """Training and held-out validation records, with no string overlap.
 
-    The validation set is ``generate_records(n_val, val_seed)``. The training
-    set is the first ``n_train`` records of ``iter_records(train_seed)``
+    The validation set is ``val`` when given (e.g. the shipped set,
+    :func:`load_validation`), else ``generate_records(n_val, val_seed)``. The
+    training set is the first ``n_train`` records of ``iter_records(train_seed)``
     whose human string is not in the validation set.
 
     Parameters
     ----------
     n_train, n_val : int
-        Sizes.
+        Sizes (``n_val`` is ignored when ``val`` is given).
     train_seed, val_seed : int
         Must differ.
+    val : sequence of DateRecord, optional
+        A ready validation set to hold out instead of generating one.
     **kwargs
         Passed to :func:`iter_records`.
 
@@ -403,7 +437,7 @@ def make_splits(
     """
     if train_seed == val_seed:
         raise ValueError("train_seed and val_seed must differ")
-    val = generate_records(n_val, val_seed, **kwargs)
+    val = list(val) if val is not None else generate_records(n_val, val_seed, **kwargs)
     held_out = {r.human for r in val}
     train: list[DateRecord] = []
     it = iter_records(train_seed, **kwargs)
@@ -412,6 +446,211 @@ def make_splits(
         if r.human not in held_out:
             train.append(r)
     return train, val
+
+
+# --------------------------------------------------------------------------
+# Reading the shipped files (vocabularies, validation set) defensively
+# --------------------------------------------------------------------------
+
+#: Largest JSON file read (the shipped ones are < 200 kB).
+_MAX_JSON_BYTES = 20_000_000
+_RESTORE = "restore the shipped examples/dates/weights/{name} (git checkout) or retrain with --train"
+_CASES = ("upper", "lower", "keep")
+_VAL_KIND = "DateValidationSet"
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _file_error(path: Path, problem: str, fix: str | None = None) -> RnndynError:
+    fix = fix if fix is not None else _RESTORE.format(name=path.name)
+    return RnndynError(f"{path}: {problem}; {fix}")
+
+
+def _read_json(path: str | os.PathLike, what: str) -> Any:
+    """Parse a small UTF-8 JSON file, with one clear error per way it can be broken."""
+    path = Path(path)
+    if not path.exists():
+        raise _file_error(path, f"the {what} file is missing")
+    if not path.is_file():
+        raise _file_error(path, f"expected the {what} file, got a folder or special file")
+    size = path.stat().st_size
+    if size == 0:
+        raise _file_error(path, f"the {what} file is empty")
+    if size > _MAX_JSON_BYTES:
+        raise _file_error(
+            path, f"the {what} file has {size} bytes, more than a {what} can ({_MAX_JSON_BYTES})"
+        )
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise _file_error(
+            path, f"the {what} file is not UTF-8 JSON text (binary data at byte {e.start})"
+        ) from None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise _file_error(path, f"the {what} file is not valid JSON, or is truncated ({e})") from None
+
+
+def _kind_of(obj: object) -> str:
+    return "null" if obj is None else type(obj).__name__
+
+
+def validation_sha256(records: Sequence[DateRecord] | Sequence[Sequence[str]]) -> str:
+    """sha256 of validation records, independent of the file's layout.
+
+    The hash is taken over the records as compact UTF-8 JSON (a list of
+    ``[human, iso, locale, format, case]`` lists), so whitespace and line
+    endings of the file (e.g. a Windows checkout) do not change it.
+
+    Parameters
+    ----------
+    records : sequence of DateRecord or of 5-string sequences
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> r = DateRecord("Jan 1 1990", "1990-01-01", "en", "MMM d yyyy", "keep")
+    >>> validation_sha256([r]) == validation_sha256([list(r)])
+    True
+    """
+    rows = [list(r) for r in records]
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def save_validation(
+    records: Sequence[DateRecord], path: str | os.PathLike, *, versions: dict[str, str] | None = None
+) -> str:
+    """Write validation records in the format :func:`load_validation` reads; return their sha256.
+
+    One record per line, so that a change shows as a one-line diff.
+
+    Parameters
+    ----------
+    records : sequence of DateRecord
+    path : path
+        The file to write (e.g. ``weights/validation.json``).
+    versions : dict, optional
+        Library versions that generated the strings (recorded, not checked).
+
+    Returns
+    -------
+    str
+        :func:`validation_sha256` of ``records``.
+    """
+    records = [DateRecord(*r) for r in records]
+    digest = validation_sha256(records)
+    head = {
+        "kind": _VAL_KIND,
+        "description": (
+            f"The study's held-out validation strings: examples.dates.data.generate_records({len(records)}, "
+            f"seed={VAL_SEED}), shipped so that the numbers do not depend on the installed Babel."
+        ),
+        "versions": dict(versions or {}),
+        "fields": list(DateRecord._fields),
+        "n": len(records),
+        "sha256": digest,
+    }
+    lines = [json.dumps(head, ensure_ascii=False, indent=1)[:-2] + ',\n "records": [']
+    rows = [" " + json.dumps(list(r), ensure_ascii=False) for r in records]
+    text = "\n".join(lines) + "\n" + ",\n".join(rows) + "\n ]\n}\n"
+    Path(path).write_text(text, encoding="utf-8")
+    return digest
+
+
+def _check_record(i: int, row: object) -> DateRecord:
+    fields = DateRecord._fields
+    if not isinstance(row, list) or len(row) != len(fields):
+        got = f"{len(row)} fields" if isinstance(row, list) else f"a {_kind_of(row)}"
+        raise RnndynError(f"record {i} must be a list of {len(fields)} strings {list(fields)}; got {got}")
+    for name, value in zip(fields, row, strict=True):
+        if not isinstance(value, str):
+            raise RnndynError(f"record {i} field {name!r} must be a string; got {_kind_of(value)} {value!r}")
+    r = DateRecord(*row)
+    if not 1 <= len(r.human) <= MAX_LEN:
+        raise RnndynError(f"record {i} 'human' must have 1 to {MAX_LEN} characters; got {len(r.human)}")
+    try:
+        ok = bool(_ISO.match(r.iso)) and _dt.date.fromisoformat(r.iso).isoformat() == r.iso
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RnndynError(f"record {i} 'iso' must be a real date written YYYY-MM-DD; got {r.iso!r}")
+    if r.locale not in LOCALES:
+        raise RnndynError(f"record {i} 'locale' must be one of data.LOCALES; got {r.locale!r}")
+    if r.format not in FORMATS:
+        raise RnndynError(f"record {i} 'format' must be one of data.FORMATS; got {r.format!r}")
+    if r.case not in _CASES:
+        raise RnndynError(f"record {i} 'case' must be one of {list(_CASES)}; got {r.case!r}")
+    return r
+
+
+def load_validation(path: str | os.PathLike, *, sha256: str | None = VAL_SHA256) -> list[DateRecord]:
+    """Read and check the shipped validation set (see the module docstring).
+
+    Parameters
+    ----------
+    path : path
+        ``validation.json`` (written by :func:`save_validation`).
+    sha256 : str or None, optional
+        Expected :func:`validation_sha256` of the records (default
+        :data:`VAL_SHA256`, the shipped set); ``None`` skips the check.
+
+    Returns
+    -------
+    list of DateRecord
+
+    Raises
+    ------
+    rnndyn.RnndynError
+        Naming ``path``, what is wrong and what to do, if the file is missing,
+        a folder, empty, not UTF-8 JSON, has a wrong layout (``kind``,
+        ``fields``, ``n``), a record of the wrong shape or type, or records
+        whose hash differs from ``sha256`` (edited or replaced).
+
+    Examples
+    --------
+    >>> from examples.dates.models import DEFAULT_WEIGHTS_DIR
+    >>> val = load_validation(DEFAULT_WEIGHTS_DIR / VAL_FILE)
+    >>> len(val), val[0]._fields[:2]
+    (1000, ('human', 'iso'))
+    """
+    path = Path(path)
+    d = _read_json(path, "validation set")
+
+    def bad(problem: str) -> RnndynError:
+        return _file_error(path, f"not the study's validation set: {problem}")
+
+    if not isinstance(d, dict):
+        raise bad(f"expected a JSON object with 'kind', 'fields', 'n' and 'records'; got a {_kind_of(d)}")
+    if d.get("kind") != _VAL_KIND:
+        raise bad(f"'kind' must be {_VAL_KIND!r}; got {d.get('kind')!r}")
+    if d.get("fields") != list(DateRecord._fields):
+        raise bad(f"'fields' must be {list(DateRecord._fields)}; got {d.get('fields')!r}")
+    rows, n = d.get("records"), d.get("n")
+    if not isinstance(rows, list):
+        raise bad(f"'records' must be a list; got {_kind_of(rows)}")
+    if type(n) is not int or n != len(rows):
+        raise bad(f"'n' says {n!r} records but the file holds {len(rows)}")
+    if not rows:
+        raise bad("'records' is empty")
+    try:
+        records = [_check_record(i, row) for i, row in enumerate(rows)]
+    except RnndynError as e:
+        raise bad(str(e)) from None
+    if sha256 is not None:
+        got = validation_sha256(records)
+        if got != sha256:
+            raise _file_error(
+                path,
+                f"the validation records were edited or replaced (sha256 {got[:16]}..., expected "
+                f"{sha256[:16]}...), so the study's numbers would not be the shipped ones",
+            )
+    return records
 
 
 def _fold(c: str) -> str:
@@ -445,12 +684,18 @@ class InputVocab:
     unk_index: int = 1
 
     def __init__(self, chars: Sequence[str], *, lowercase: bool = True) -> None:
+        if isinstance(chars, str):
+            chars = list(chars)
         chars = list(chars)
-        if any(len(c) != 1 for c in chars):
-            raise ValueError("every vocabulary entry must be one character")
-        if len(set(chars)) != len(chars):
-            raise ValueError("duplicate characters in vocabulary")
-        self.lowercase = bool(lowercase)
+        bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
+        if bad:
+            raise RnndynError(f"InputVocab chars: every entry must be one character; got {bad[0]!r}")
+        dup = sorted({c for c in chars if chars.count(c) > 1})
+        if dup:
+            raise RnndynError(f"InputVocab chars: duplicate characters {dup}; each may appear once")
+        if not isinstance(lowercase, bool):
+            raise RnndynError(f"InputVocab lowercase must be True or False; got {lowercase!r}")
+        self.lowercase = lowercase
         self.tokens: list[str] = [PAD, UNK, *chars]
         self._index = {c: i for i, c in enumerate(self.tokens) if i >= 2}
 
@@ -507,13 +752,46 @@ class InputVocab:
 
     @classmethod
     def from_dict(cls, d: dict) -> InputVocab:
-        """Inverse of :meth:`to_dict` (validates the layout)."""
+        """Inverse of :meth:`to_dict` (validates the layout).
+
+        Raises
+        ------
+        rnndyn.RnndynError
+            If ``d`` is not what :meth:`to_dict` writes: wrong ``kind``,
+            ``tokens`` not a list of single characters starting with
+            ``<pad>``, ``<unk>``, duplicates, or a non-boolean ``lowercase``.
+
+        Examples
+        --------
+        >>> InputVocab.from_dict({"kind": "InputVocab", "tokens": ["<pad>", "<unk>", "a"]}).tokens
+        ['<pad>', '<unk>', 'a']
+        """
+        if not isinstance(d, dict):
+            raise RnndynError(f"expected a JSON object with 'kind' and 'tokens'; got a {_kind_of(d)}")
         if d.get("kind") != "InputVocab":
-            raise ValueError("not an InputVocab description")
-        tokens = list(d["tokens"])
+            raise RnndynError(f"'kind' must be 'InputVocab'; got {d.get('kind')!r}")
+        tokens = d.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise RnndynError(
+                f"'tokens' must be a list of strings; got {_kind_of(tokens)} {str(tokens)[:60]}"
+            )
         if tokens[:2] != [PAD, UNK]:
-            raise ValueError("InputVocab tokens must start with <pad>, <unk>")
-        return cls(tokens[2:], lowercase=bool(d.get("lowercase", True)))
+            raise RnndynError(
+                f"'tokens' must start with {PAD!r}, {UNK!r} (indices 0 and 1); got {tokens[:2]}"
+            )
+        for key, want in (("pad_index", 0), ("unk_index", 1)):
+            if key in d and (type(d[key]) is not int or d[key] != want):
+                raise RnndynError(f"{key!r} must be {want}; got {d[key]!r}")
+        lowercase = d.get("lowercase", True)
+        if not isinstance(lowercase, bool):
+            raise RnndynError(f"'lowercase' must be true or false; got {lowercase!r}")
+        extra = [t for t in tokens[2:] if t in (PAD, UNK)]
+        if extra:
+            raise RnndynError(f"'tokens' holds {extra[0]!r} twice; it must appear only at its index")
+        try:
+            return cls(tokens[2:], lowercase=lowercase)
+        except RnndynError as e:
+            raise RnndynError(str(e).replace("InputVocab chars", "'tokens'")) from None
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON (UTF-8)."""
@@ -521,8 +799,19 @@ class InputVocab:
 
     @classmethod
     def load(cls, path: str | Path) -> InputVocab:
-        """Read a vocabulary written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a vocabulary written by :meth:`save`.
+
+        Raises
+        ------
+        rnndyn.RnndynError
+            Naming ``path``, if it is missing, a folder, empty, not UTF-8
+            JSON, or not an input vocabulary (see :meth:`from_dict`).
+        """
+        d = _read_json(path, "input vocabulary")
+        try:
+            return cls.from_dict(d)
+        except RnndynError as e:
+            raise _file_error(Path(path), f"not an input vocabulary: {e}") from None
 
 
 class OutputVocab:
@@ -531,8 +820,11 @@ class OutputVocab:
     SYMBOLS: str = "0123456789-"
 
     def __init__(self, symbols: str = SYMBOLS) -> None:
-        if len(set(symbols)) != len(symbols):
-            raise ValueError("duplicate output symbols")
+        if not isinstance(symbols, str) or sorted(symbols) != sorted(self.SYMBOLS):
+            raise RnndynError(
+                f"OutputVocab symbols must be the 11 ISO characters {self.SYMBOLS!r}, each once "
+                f"(in any order); got {symbols!r}"
+            )
         self.tokens: list[str] = list(symbols)
         self._index = {c: i for i, c in enumerate(self.tokens)}
 
@@ -555,10 +847,31 @@ class OutputVocab:
 
     @classmethod
     def from_dict(cls, d: dict) -> OutputVocab:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        rnndyn.RnndynError
+            If ``d`` is not what :meth:`to_dict` writes.
+
+        Examples
+        --------
+        >>> OutputVocab.from_dict(OutputVocab().to_dict()) == OutputVocab()
+        True
+        """
+        if not isinstance(d, dict):
+            raise RnndynError(f"expected a JSON object with 'kind' and 'tokens'; got a {_kind_of(d)}")
         if d.get("kind") != "OutputVocab":
-            raise ValueError("not an OutputVocab description")
-        return cls("".join(d["tokens"]))
+            raise RnndynError(f"'kind' must be 'OutputVocab'; got {d.get('kind')!r}")
+        tokens = d.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and len(t) == 1 for t in tokens):
+            raise RnndynError(
+                f"'tokens' must be a list of single characters; got {_kind_of(tokens)} {str(tokens)[:60]}"
+            )
+        try:
+            return cls("".join(tokens))
+        except RnndynError as e:
+            raise RnndynError(str(e).replace("OutputVocab symbols", "'tokens'")) from None
 
     def save(self, path: str | Path) -> None:
         """Write the vocabulary as JSON."""
@@ -566,8 +879,12 @@ class OutputVocab:
 
     @classmethod
     def load(cls, path: str | Path) -> OutputVocab:
-        """Read a vocabulary written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a vocabulary written by :meth:`save` (errors as :meth:`InputVocab.load`)."""
+        d = _read_json(path, "output vocabulary")
+        try:
+            return cls.from_dict(d)
+        except RnndynError as e:
+            raise _file_error(Path(path), f"not an output vocabulary: {e}") from None
 
 
 def input_lengths(strings: Sequence[str], max_len: int = MAX_LEN) -> np.ndarray:

@@ -45,8 +45,12 @@ Capturing the encoder
 Weights on disk (``examples/dates/weights``)
 --------------------------------------------
 ``keras_model.keras`` (full model, no optimizer state), ``torch_model.safetensors``,
-``input_vocab.json``, ``output_vocab.json``, ``metrics.json``. Produced by
-``python -m examples.dates.train --framework both``.
+``input_vocab.json``, ``output_vocab.json``, ``metrics.json``,
+``validation.json`` (the 1,000 held-out validation records, read with
+:func:`load_validation` and checked against ``data.VAL_SHA256``). Produced by
+``python -m examples.dates.train --framework both``. Every loader checks its
+file before use and raises :class:`WeightsError` naming the file, what is
+wrong and what to do; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -58,7 +62,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data import MAX_LEN, OUT_LEN, InputVocab, OutputVocab, decode_outputs, encode_inputs
+from rnndyn.errors import RnndynError
+
+from . import data as _data
+from .data import (
+    MAX_LEN,
+    OUT_LEN,
+    VAL_FILE,
+    DateRecord,
+    InputVocab,
+    OutputVocab,
+    decode_outputs,
+    encode_inputs,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -72,11 +88,13 @@ __all__ = [
     "INPUT_VOCAB_FILE",
     "OUTPUT_VOCAB_FILE",
     "METRICS_FILE",
+    "VALIDATION_FILE",
     "WeightsError",
     "build_keras",
     "build_torch",
     "DateTranslator",  # noqa: F822 - defined lazily (module __getattr__) to keep torch optional
     "load_vocabs",
+    "load_validation",
     "load_keras",
     "load_torch",
     "translate",
@@ -96,6 +114,7 @@ TORCH_FILE = "torch_model.safetensors"
 INPUT_VOCAB_FILE = "input_vocab.json"
 OUTPUT_VOCAB_FILE = "output_vocab.json"
 METRICS_FILE = "metrics.json"
+VALIDATION_FILE = VAL_FILE
 
 #: Default weights folder (next to this module).
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -103,8 +122,13 @@ DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _TRAIN_HINT = "retrain with --train, i.e. `python -m examples.dates.train --framework {fw} --out <dir>`"
 
 
-class WeightsError(RuntimeError):
-    """Shipped weights or vocabularies are missing or unreadable."""
+class WeightsError(RnndynError, RuntimeError):
+    """Shipped weights, vocabularies or validation set are missing or unusable.
+
+    An :class:`rnndyn.RnndynError` (so a ``ValueError``) and, as before, a
+    ``RuntimeError``. The message names the file, what is wrong and what to
+    do (restore the shipped file, or retrain with ``--train``).
+    """
 
 
 # --------------------------------------------------------------------------
@@ -365,28 +389,110 @@ def load_vocabs(weights_dir: str | os.PathLike | None = None) -> tuple[InputVoca
     Raises
     ------
     WeightsError
-        If a file is missing or malformed.
+        If a file is missing, a folder, empty, not JSON or not a vocabulary
+        (wrong ``kind``, duplicated symbols, no ``<pad>``...), naming the file.
+
+    Examples
+    --------
+    >>> iv, ov = load_vocabs()
+    >>> len(iv), "".join(ov.tokens)
+    (60, '0123456789-')
     """
     d = _weights_dir(weights_dir)
     try:
         return InputVocab.load(d / INPUT_VOCAB_FILE), OutputVocab.load(d / OUTPUT_VOCAB_FILE)
-    except FileNotFoundError as e:
+    except RnndynError as e:
+        raise WeightsError(f"vocabulary: {e}") from None
+
+
+def load_validation(weights_dir: str | os.PathLike | None = None) -> list[DateRecord]:
+    """The shipped held-out validation records (``validation.json``), checked by hash.
+
+    The study's accuracies and figures are computed on these records, so they
+    do not depend on the installed Babel (see :mod:`examples.dates.data`).
+    Every copy must hold the same records (their sha256 is
+    ``data.VAL_SHA256``), so a weights folder without ``validation.json``
+    (e.g. one trained before the file was shipped) uses the shipped file.
+
+    Parameters
+    ----------
+    weights_dir : path, optional
+        Folder with ``validation.json`` (default: the shipped
+        ``examples/dates/weights``; also used when the folder has none).
+
+    Returns
+    -------
+    list of DateRecord
+        1,000 records (``human``, ``iso``, ``locale``, ``format``, ``case``).
+
+    Raises
+    ------
+    WeightsError
+        If the file is missing, damaged, of the wrong layout or edited (its
+        records' sha256 is not ``data.VAL_SHA256``), naming the file.
+
+    Examples
+    --------
+    >>> val = load_validation()
+    >>> len(val), len(val[0].iso)
+    (1000, 10)
+    """
+    path = _weights_dir(weights_dir) / VALIDATION_FILE
+    if not os.path.lexists(path):
+        path = DEFAULT_WEIGHTS_DIR / VALIDATION_FILE
+    try:
+        return _data.load_validation(path)
+    except RnndynError as e:
+        raise WeightsError(f"validation set: {e}") from None
+
+
+def _sniff(path: Path) -> str:
+    """What a weights file seems to be, from its first bytes (never loaded)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "an empty file"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "a Python pickle (never unpickled: it could run code)"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (e.g. torch.save or a .keras file)"
+    if head.startswith(b"\x89HDF"):
+        return "an HDF5 file"
+    if len(head) > 8 and head[8:9] == b"{":
+        return "a safetensors file"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    return "binary data" if "\x00" in text else "a text file"
+
+
+def _weights_file(d: Path, name: str, fw: str) -> Path:
+    path = d / name
+    if not path.exists():
+        raise WeightsError(f"{fw} weights missing: {path}; " + _TRAIN_HINT.format(fw=fw))
+    if not path.is_file():
         raise WeightsError(
-            f"vocabulary file missing in {d}: {e.filename}; " + _TRAIN_HINT.format(fw="both")
-        ) from e
-    except (ValueError, KeyError, TypeError) as e:
-        raise WeightsError(
-            f"vocabulary file in {d} is corrupted ({e}); " + _TRAIN_HINT.format(fw="both")
-        ) from e
+            f"{path}: expected the {fw} weights file, got a folder; remove it and restore the shipped "
+            "file, or " + _TRAIN_HINT.format(fw=fw)
+        )
+    return path
+
+
+def _fix(fw: str) -> str:
+    name = KERAS_FILE if fw == "keras" else TORCH_FILE
+    return f"restore the shipped examples/dates/weights/{name} (git checkout) or " + _TRAIN_HINT.format(fw=fw)
 
 
 def load_keras(weights_dir: str | os.PathLike | None = None) -> keras.Model:
     """Load the trained Keras model safely.
 
-    Uses ``keras.saving.load_model(path, safe_mode=True, compile=False)``;
-    the file holds only built-in layers, so no code from the file is run.
-    The vocabularies are attached as ``model.input_vocab`` and
-    ``model.output_vocab`` (used by :func:`translate`).
+    The archive is inspected first (:func:`rnndyn_keras.plugin.check_keras_archive`:
+    a zip with ``config.json``, ``metadata.json`` and an HDF5
+    ``model.weights.h5``, built-in layers only, no ``Lambda``), then loaded
+    with ``keras.saving.load_model(path, safe_mode=True, compile=False)``, so
+    no code from the file is run. The vocabularies are attached as
+    ``model.input_vocab`` and ``model.output_vocab`` (used by :func:`translate`).
 
     Parameters
     ----------
@@ -397,42 +503,77 @@ def load_keras(weights_dir: str | os.PathLike | None = None) -> keras.Model:
     Raises
     ------
     WeightsError
-        If a file is missing or cannot be loaded; the message says how to
-        recreate it (``--train``).
+        If a file is missing or cannot be loaded; the message names the file
+        and says how to recreate it (``--train``).
     """
-    import keras
+    from rnndyn_keras.plugin import load_keras_file
 
     d = _weights_dir(weights_dir)
     in_vocab, out_vocab = load_vocabs(d)
-    path = d / KERAS_FILE
-    if not path.is_file():
-        raise WeightsError(f"Keras weights missing: {path}; " + _TRAIN_HINT.format(fw="keras"))
+    path = _weights_file(d, KERAS_FILE, "keras")
     try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as e:  # noqa: BLE001 - any failure means an unusable file
-        raise WeightsError(
-            f"Keras weights {path} are corrupted or incompatible ({type(e).__name__}: {e}); "
-            + _TRAIN_HINT.format(fw="keras")
-        ) from e
+        model = load_keras_file(path, compile=False)
+    except RnndynError as e:
+        raise WeightsError(f"Keras weights: {e} For the date translator, {_fix('keras')}") from None
     try:
         n_in = int(model.get_layer("one_hot").input_dim)
         n_out = int(model.output_shape[-1])
     except Exception as e:  # noqa: BLE001
         raise WeightsError(
-            f"{path} is not a date-translator model ({e}); " + _TRAIN_HINT.format(fw="keras")
-        ) from e
+            f"{path} is a Keras model but not the date translator ({type(e).__name__}: {e}); " + _fix("keras")
+        ) from None
     if (n_in, n_out) != (len(in_vocab), len(out_vocab)):
         raise WeightsError(
             f"{path} expects {n_in} input / {n_out} output symbols but the vocabularies have "
-            f"{len(in_vocab)} / {len(out_vocab)}; " + _TRAIN_HINT.format(fw="keras")
+            f"{len(in_vocab)} / {len(out_vocab)}; " + _fix("keras")
         )
     model.input_vocab = in_vocab
     model.output_vocab = out_vocab
     return model
 
 
+_FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
+def _check_safetensors(path: Path, expected: dict[str, tuple[int, ...]]) -> None:
+    """Check names, shapes and dtypes from the safetensors header (nothing is unpickled)."""
+    from safetensors import SafetensorError, safe_open
+
+    what = _sniff(path)
+    if what in ("an empty file",) or what.startswith(("a Python pickle", "a zip", "an HDF5")):
+        raise WeightsError(f"{path}: expected a safetensors file, got {what}; " + _fix("torch"))
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            got = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(
+            f"{path}: corrupted or not a safetensors file (it looks like {what}; {e}); " + _fix("torch")
+        ) from None
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    if missing or extra:
+        raise WeightsError(
+            f"{path}: the tensor names are not the date translator's (missing {missing[:4]}, "
+            f"unexpected {extra[:4]}); " + _fix("torch")
+        )
+    for name, shape in expected.items():
+        if got[name][0] != shape:
+            raise WeightsError(
+                f"{path}: tensor {name!r} has shape {got[name][0]}, expected {shape}; " + _fix("torch")
+            )
+        if got[name][1] not in _FLOAT_DTYPES:
+            raise WeightsError(
+                f"{path}: tensor {name!r} has dtype {got[name][1]}, expected floating point (F32); "
+                + _fix("torch")
+            )
+
+
 def load_torch(weights_dir: str | os.PathLike | None = None, device: str = "cpu") -> torch.nn.Module:
     """Load the trained PyTorch model safely (safetensors, no pickle).
+
+    The safetensors header is checked first (tensor names, shapes and
+    floating dtypes of :class:`DateTranslator`); pickles and ``torch.save``
+    archives are refused without being loaded.
 
     Parameters
     ----------
@@ -452,26 +593,29 @@ def load_torch(weights_dir: str | os.PathLike | None = None, device: str = "cpu"
     ------
     WeightsError
         If a file is missing, corrupted or does not match the architecture;
-        the message says how to recreate it (``--train``).
+        the message names the file and says how to recreate it (``--train``).
     """
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     d = _weights_dir(weights_dir)
     in_vocab, out_vocab = load_vocabs(d)
-    path = d / TORCH_FILE
-    if not path.is_file():
-        raise WeightsError(f"PyTorch weights missing: {path}; " + _TRAIN_HINT.format(fw="torch"))
+    path = _weights_file(d, TORCH_FILE, "torch")
     model = build_torch(len(in_vocab), len(out_vocab), seed=0)
+    _check_safetensors(path, {k: tuple(v.shape) for k, v in model.state_dict().items()})
     try:
         state = load_file(str(path))
         state = {k: v.to(torch.float32) for k, v in state.items()}
         model.load_state_dict(state, strict=True)
-    except Exception as e:  # noqa: BLE001
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
         raise WeightsError(
             f"PyTorch weights {path} are corrupted or do not match the architecture "
-            f"({type(e).__name__}: {e}); " + _TRAIN_HINT.format(fw="torch")
-        ) from e
+            f"({type(e).__name__}: {e}); " + _fix("torch")
+        ) from None
+    bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(f"{path}: tensor {bad[0]!r} holds NaN or infinite values; " + _fix("torch"))
     model = model.to(device).eval()
     model.input_vocab = in_vocab
     model.output_vocab = out_vocab

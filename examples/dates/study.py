@@ -6,8 +6,9 @@ Usage (from the repository root)::
     python -m examples.dates --framework torch --n 200 --out /tmp/dates-report
     python -m examples.dates --train               # retrain instead of the shipped weights
 
-Pipeline: generate the held-out validation strings (``data.VAL_SEED``, the
-training helper's validation set), load each trained translator (or train
+Pipeline: read the held-out validation strings shipped with the weights
+(``weights/validation.json``, checked by hash, so the numbers do not depend
+on the installed Babel; the training helper's validation set), load each trained translator (or train
 it), capture its encoder (``layer="encoder"``, states ``h`` and ``c``) with
 :func:`rnndyn.capture`, capture an untrained twin of the same architecture
 (the null model), measure everything (:mod:`examples.dates._study_analysis`)
@@ -192,7 +193,8 @@ def run_study(
     framework : {"both", "keras", "torch"}
     n : int
         Validation strings captured per framework (1 .. 10,000): the first
-        ``n`` of the held-out set (``data.generate(n, data.VAL_SEED)``).
+        ``n`` of the shipped held-out set (``weights/validation.json``, checked
+        by hash; beyond its 1,000 strings, generated with ``data.VAL_SEED``).
     out : path
         The report folder: new, empty, or an earlier report rnndyn wrote and
         nobody changed since (replaced atomically); anything else is refused.
@@ -243,7 +245,7 @@ def run_study(
         from . import _study_capture as K
 
         K.check_weights(weights_dir, frameworks)
-        records = stages.run("data", D.generate_records, n, D.VAL_SEED)
+        records = stages.run("data", K.validation_records, n, weights_dir)
         from .train import STUDY_EXAMPLES
 
         results = {

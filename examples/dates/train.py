@@ -5,7 +5,11 @@ Usage (from the repository root)::
     python -m examples.dates.train --framework keras|torch|both --out examples/dates/weights
 
 Everything is seeded: data (:func:`examples.dates.data.make_splits`), the
-initial weights (``--seed``) and the batch order. The defaults (80,000
+initial weights (``--seed``) and the batch order. The validation set is the
+shipped one (``examples/dates/weights/validation.json``, checked by hash with
+:func:`examples.dates.models.load_validation`), so validation accuracies do
+not depend on the installed Babel; the training strings are generated and
+exclude every validation string. The defaults (80,000
 strings, one epoch, batch 64, Adam 2e-3 with warm-up and cosine decay) train
 each model in 5-7 minutes of CPU time on a 2-core machine and reach about 95%
 exact-match accuracy on the 1,000 held-out validation strings (the shipped
@@ -16,7 +20,8 @@ times slower.
 
 Outputs in ``--out``: ``input_vocab.json``, ``output_vocab.json``,
 ``keras_model.keras`` (loads with ``safe_mode=True``),
-``torch_model.safetensors`` and ``metrics.json`` (overall, per-format and
+``torch_model.safetensors``, ``validation.json`` (a copy of the shipped
+validation set) and ``metrics.json`` (overall, per-format and
 per-case exact-match accuracy, the four example strings of the founding
 study and each model's output for them, training time and settings).
 Training one framework keeps the other framework's entries.
@@ -34,6 +39,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -376,7 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--framework", choices=["keras", "torch", "both"], default="both")
     p.add_argument("--out", default=str(M.DEFAULT_WEIGHTS_DIR))
     p.add_argument("--n-train", type=int, default=80_000)
-    p.add_argument("--n-val", type=int, default=1000)
+    p.add_argument(
+        "--n-val",
+        type=int,
+        default=D.VAL_N,
+        help=f"validation strings: the first n of the shipped set, 1..{D.VAL_N} ({D.VAL_N})",
+    )
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -390,6 +401,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "shared with other jobs, 1 thread is often several times faster than 2.",
     )
     args = p.parse_args(argv)
+    if not 1 <= args.n_val <= D.VAL_N:
+        p.error(f"--n-val must be from 1 to {D.VAL_N} (the shipped validation set); got {args.n_val}")
+    try:
+        shipped_val = M.load_validation(M.DEFAULT_WEIGHTS_DIR)
+    except M.WeightsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     if args.threads and backend == "tensorflow" and args.framework != "torch":
         import tensorflow as tf
@@ -403,6 +421,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    val_src = M.DEFAULT_WEIGHTS_DIR / M.VALIDATION_FILE
+    val_dst = out / M.VALIDATION_FILE
+    if not (val_dst.exists() and val_dst.resolve() == val_src.resolve()):
+        shutil.copyfile(val_src, val_dst)
     in_vocab = make_input_vocab()
     out_vocab = D.OutputVocab()
     iv_path = out / M.INPUT_VOCAB_FILE
@@ -421,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_vocab.save(out / M.OUTPUT_VOCAB_FILE)
 
     t = time.perf_counter()
-    train, val = D.make_splits(args.n_train, args.n_val)
+    train, val = D.make_splits(args.n_train, val=shipped_val[: args.n_val])
     print(
         f"data: {len(train)} train / {len(val)} val strings in {time.perf_counter() - t:.1f}s; "
         f"input vocab {len(in_vocab)} symbols, output vocab {len(out_vocab)}",
@@ -438,6 +460,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     lens = D.input_lengths([r.human for r in val])
     metrics["data"] = {
         "generator": "examples.dates.data.make_splits",
+        "validation": {
+            "file": M.VALIDATION_FILE,
+            "n": len(shipped_val),
+            "sha256": D.validation_sha256(shipped_val),
+            "sha256_of": "the records as compact UTF-8 JSON (examples.dates.data.validation_sha256)",
+        },
         "train_seed": D.TRAIN_SEED,
         "val_seed": D.VAL_SEED,
         "n_train": len(train),
