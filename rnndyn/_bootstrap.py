@@ -8,8 +8,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._physics_util import as_traj, check_region_arg, real_array
-from ._validation import _dtype_kind, array_namespace, check_choice, check_float, check_int, to_numpy
+from ._physics_util import as_traj
+from ._validation import (
+    _dtype_kind,
+    array_namespace,
+    check_choice,
+    check_float,
+    check_int,
+    check_region,
+    real_array,
+    to_numpy,
+)
 from .errors import RnndynError
 from .trajectories import Trajectories, delta_region_mask
 
@@ -258,7 +267,7 @@ def bootstrap_ci(
     n_boot = check_int(n_boot, "n_boot", minimum=2)
     ci = check_ci(ci)
     seed = check_seed(seed)
-    check_region_arg(region)
+    check_region(region)
     if isinstance(statistic, str):
         check_choice(statistic, "statistic", BUILTIN_STATISTICS)
     elif not callable(statistic):

@@ -15,17 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import metrics
-from ._physics_util import (
-    as_traj,
-    bead_mask,
-    check_region_arg,
-    check_text,
-    common_mask,
-    counts_like,
-    states64,
-    warn_nan,
-)
-from ._validation import check_bool, check_float, check_int, to_numpy
+from ._physics_util import as_traj, bead_mask, common_mask, counts_like, states64, warn_nan
+from ._validation import check_bool, check_choice, check_float, check_int, check_region, to_numpy
 from .errors import RnndynError
 
 __all__ = [
@@ -43,8 +34,8 @@ _EMPTY = "their region has no bond (no step delta) in that sequence"
 
 
 def _chain(x: Any, per: str, region: str, lengths: Any, what: str):
-    check_text(per, "per", PER)
-    check_region_arg(region)
+    check_choice(per, "per", PER)
+    check_region(region)
     traj = as_traj(x, lengths, what=what)
     s = states64(traj)
     dmask = traj.delta_mask(region)
@@ -219,8 +210,8 @@ def bond_correlation(
     >>> bond_correlation(x, max_lag=2)[:, 0].tolist()
     [1.0, 1.0, 1.0]
     """
-    check_text(per, "per", PER)
-    check_region_arg(region)
+    check_choice(per, "per", PER)
+    check_region(region)
     if max_lag is not None:
         check_int(max_lag, "max_lag", minimum=0)
     traj = as_traj(x, lengths, what="bond_correlation")
@@ -314,7 +305,7 @@ def integrated_correlation_time(
     """
     c = check_float(c, "c", minimum=0.0, exclusive_minimum=True)
     if isinstance(window, str):
-        check_text(window, "window", ("sokal",))
+        check_choice(window, "window", ("sokal",))
     else:
         check_int(window, "window", minimum=1)
     return_window = check_bool(return_window, "return_window")

@@ -17,15 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import array_namespace, check_choice, check_region, to_numpy
+from ._validation import array_namespace, check_region, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
 __all__ = [
     "as_traj",
-    "check_text",
-    "check_region_arg",
-    "real_array",
     "states64",
     "bead_mask",
     "step_mask",
@@ -66,54 +63,6 @@ def as_traj(x: Any, lengths: Any = None, name: str = "x", *, what: str = "") -> 
             "nothing)."
         )
     return traj
-
-
-def check_text(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    """One of a few option strings; a non-string is refused before comparing (arrays too)."""
-    if not isinstance(value, str):
-        raise RnndynError(f"{name} must be one of {choices}; got {value!r} ({type(value).__name__}).")
-    return check_choice(value, name, choices)
-
-
-def check_region_arg(region: Any) -> str:
-    """:func:`check_region`, refusing non-strings (an array would compare elementwise)."""
-    if not isinstance(region, str):
-        raise RnndynError(
-            f"region must be one of ('all', 'input', 'padding'); got {region!r} ({type(region).__name__})."
-        )
-    return check_region(region)
-
-
-def real_array(values: Any, name: str, *, finite: bool = True, allow_nan: bool = False) -> np.ndarray:
-    """``values`` as a float64 numpy array, refusing text, objects, booleans and complex numbers.
-
-    With ``finite=True`` inf is refused, and NaN too unless ``allow_nan``.
-    """
-    if isinstance(values, (str, bytes, dict)) or values is None:
-        raise RnndynError(f"{name} must be an array of real numbers; got {type(values).__name__}.")
-    try:
-        a = np.asarray(to_numpy(values))
-    except Exception as exc:  # ragged lists and the like
-        raise RnndynError(
-            f"{name} must be an array of real numbers; could not convert the {type(values).__name__} "
-            f"received: {exc}."
-        ) from None
-    if a.dtype.kind not in "fiu":
-        raise RnndynError(
-            f"{name} must hold real numbers (float or int); got dtype {a.dtype}. Convert it first, "
-            "e.g. np.asarray(values, dtype=float)."
-        )
-    a = a.astype(np.float64, copy=False)
-    if finite:
-        bad = np.isinf(a) if allow_nan else ~np.isfinite(a)
-        if bad.any():
-            first = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise RnndynError(
-                f"{name} holds {int(bad.sum())} non-finite value(s) (first: {a[first]} at index "
-                f"{first}); every value must be finite{' or NaN' if allow_nan else ''}. Drop or "
-                "replace them first."
-            )
-    return a
 
 
 def states64(traj: Trajectories) -> np.ndarray:

@@ -22,8 +22,15 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._physics_util import as_traj, check_region_arg, common_mask, real_array, states64, step_mask, warn_nan
-from ._validation import check_end_of_input, check_float, check_int, to_numpy
+from ._physics_util import as_traj, common_mask, states64, step_mask, warn_nan
+from ._validation import (
+    check_end_of_input,
+    check_float,
+    check_int,
+    check_region,
+    real_array,
+    to_numpy,
+)
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -297,7 +304,7 @@ def participation_ratio(x: Any, *, region: str = "all", lengths: Any = None) -> 
     >>> round(participation_ratio(x), 1)
     3.0
     """
-    check_region_arg(region)
+    check_region(region)
     traj = as_traj(x, lengths, what="participation_ratio")
     s = states64(traj)
     mask = common_mask(step_mask(traj, region), "participation_ratio")
@@ -330,7 +337,7 @@ def gate_saturation(
     >>> gate_saturation(np.array([0.05, 0.5, 0.95, 0.5])[None, :, None]).tolist()
     [0.5]
     """
-    check_region_arg(region)
+    check_region(region)
     low, high = check_float(low, "low"), check_float(high, "high")
     if not low < high:
         raise RnndynError(

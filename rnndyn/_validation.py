@@ -27,6 +27,7 @@ __all__ = [
     "check_float",
     "check_lag_window",
     "check_choice",
+    "real_array",
     "check_array_data",
     "describe",
     "is_numpy",
@@ -339,3 +340,35 @@ def check_lag_window(lags: Any, max_lag: int, *, name: str = "lags", lo_min: int
             f"Choose hi <= {max_lag}."
         )
     return lo, hi
+
+
+def real_array(values: Any, name: str, *, finite: bool = True, allow_nan: bool = False) -> np.ndarray:
+    """``values`` as a float64 numpy array, refusing text, objects, booleans and complex numbers.
+
+    With ``finite=True`` inf is refused, and NaN too unless ``allow_nan``.
+    """
+    if isinstance(values, (str, bytes, dict)) or values is None:
+        raise RnndynError(f"{name} must be an array of real numbers; got {type(values).__name__}.")
+    try:
+        a = np.asarray(to_numpy(values))
+    except Exception as exc:  # ragged lists and the like
+        raise RnndynError(
+            f"{name} must be an array of real numbers; could not convert the {type(values).__name__} "
+            f"received: {exc}."
+        ) from None
+    if a.dtype.kind not in "fiu":
+        raise RnndynError(
+            f"{name} must hold real numbers (float or int); got dtype {a.dtype}. Convert it first, "
+            "e.g. np.asarray(values, dtype=float)."
+        )
+    a = a.astype(np.float64, copy=False)
+    if finite:
+        bad = np.isinf(a) if allow_nan else ~np.isfinite(a)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise RnndynError(
+                f"{name} holds {int(bad.sum())} non-finite value(s) (first: {a[first]} at index "
+                f"{first}); every value must be finite{' or NaN' if allow_nan else ''}. Drop or "
+                "replace them first."
+            )
+    return a

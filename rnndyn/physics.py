@@ -45,18 +45,23 @@ from ._chain import (
 from ._physics_util import (
     as_traj,
     check_counts,
-    check_region_arg,
-    check_text,
     counts_like,
     linfit,
     pair_mask,
-    real_array,
     states64,
     unit_scale,
     warn_nan,
 )
 from ._relaxation import gate_saturation, participation_ratio, relaxation_curve, relaxation_time
-from ._validation import check_float, check_int, check_lag_window, to_numpy
+from ._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_lag_window,
+    check_region,
+    real_array,
+    to_numpy,
+)
 from .errors import RnndynError
 
 __all__ = [
@@ -189,7 +194,7 @@ def msd_exponent(x: Any, *, lags: tuple[int, int], region: str = "all", lengths:
     >>> round(float(msd_exponent(x, lags=(1, 10))[0]), 1)     # a random walk: diffusive
     1.0
     """
-    check_region_arg(region)
+    check_region(region)
     traj = as_traj(x, lengths, what="msd_exponent")
     lo, hi = check_lag_window(lags, traj.n_steps - 1)
     curve, counts = metrics.msd(traj, max_lag=hi, region=region, return_counts=True)
@@ -295,8 +300,8 @@ def diffusion_coefficient(
     >>> float(diffusion_coefficient(x, method="green-kubo", max_lag=10)[0].round(1))
     0.5
     """
-    check_text(method, "method", ("einstein", "green-kubo"))
-    check_region_arg(region)
+    check_choice(method, "method", ("einstein", "green-kubo"))
+    check_region(region)
     traj = as_traj(x, lengths, what="diffusion_coefficient")
     if method == "einstein":
         if max_lag is not None:
@@ -367,8 +372,8 @@ def non_gaussian_parameter(
     >>> float(non_gaussian_parameter(x, lag=4, origins="start")[0])        # -2/(3*4)
     -0.16666666666666663
     """
-    check_text(origins, "origins", ("all", "start"))
-    check_region_arg(region)
+    check_choice(origins, "origins", ("all", "start"))
+    check_region(region)
     traj = as_traj(x, lengths, what="non_gaussian_parameter")
     lag = check_int(lag, "lag", minimum=1, maximum=traj.n_steps - 1)
     s = states64(traj)

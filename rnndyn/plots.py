@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._physics_util import check_text, real_array
-from ._validation import check_bool, check_float, check_int, to_numpy
+from ._validation import check_bool, check_choice, check_float, check_int, real_array, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -177,7 +176,7 @@ def unit_traces(
     3
     """
     i = _check_sequence(traj, sequence)
-    check_text(what, "what", ("value", "delta"))
+    check_choice(what, "what", ("value", "delta"))
     units = _check_units(units, traj.n_units)
     if what == "delta" and traj.n_steps < 2:
         raise RnndynError("what='delta' needs at least 2 steps (one step delta); got n_steps=1.")

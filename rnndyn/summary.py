@@ -30,16 +30,15 @@ import pandas as pd
 
 from . import metrics
 from ._bootstrap import BootstrapCI, bootstrap_ci
-from ._physics_util import (
-    as_traj,
-    check_counts,
-    check_region_arg,
-    counts_like,
-    linfit,
+from ._physics_util import as_traj, check_counts, counts_like, linfit, unit_scale
+from ._validation import (
+    check_bool,
+    check_int,
+    check_lag_window,
+    check_region,
     real_array,
-    unit_scale,
+    to_numpy,
 )
-from ._validation import check_bool, check_int, check_lag_window, to_numpy
 from .errors import RnndynError
 from .physics import ZERO_MSD, _exponent, classify_regime, relaxation_time
 from .trajectories import UNIT_COLUMNS, Trajectories
@@ -167,7 +166,7 @@ def unit_summary(
     >>> table["regime"].tolist()
     ['diffusive', 'diffusive']
     """
-    check_region_arg(region)
+    check_region(region)
     extra = check_bool(extra, "extra")
     traj = as_traj(traj, lengths, "traj", what="unit_summary")
     U, T = traj.n_units, traj.n_steps
@@ -407,7 +406,7 @@ def top_units(
     n = check_int(n, "n", minimum=1)
     if not isinstance(by, str):
         raise RnndynError(f"by must be a column name (str); got {by!r} ({type(by).__name__}).")
-    check_region_arg(region)
+    check_region(region)
     text_columns = (*UNIT_COLUMNS, "regime")
     if not isinstance(summary_or_traj, pd.DataFrame) and by in text_columns:
         numeric = [c for c in SUMMARY_COLUMNS if c not in text_columns]
