@@ -8,9 +8,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .errors import RnndynError
 from .trajectories import Trajectories
 
-__all__ = ["Adapter", "LayerInfo", "Batch"]
+__all__ = ["Adapter", "LayerInfo", "Batch", "check_targets"]
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,34 @@ class Adapter(Protocol):
         model as it was). ``device=None`` returns numpy arrays.
         """
         ...
+
+
+def check_targets(targets: Any) -> None:
+    """Refuse ``targets`` that are not a list of distinct ``(layer, state)`` pairs of str.
+
+    Adapters call it first in :meth:`Adapter.capture`, so a bad list fails
+    with the same message whatever the framework.
+
+    Examples
+    --------
+    >>> check_targets([("lstm", "h"), ("lstm", "c")])
+    >>> check_targets([("lstm", "h"), ("lstm", "h")])
+    Traceback (most recent call last):
+    ...
+    rnndyn.errors.RnndynError: targets lists ('lstm', 'h') more than once; ...
+    """
+    ok = isinstance(targets, list | tuple) and all(
+        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(v, str) for v in t) for t in targets
+    )
+    if not ok:
+        raise RnndynError(
+            f"targets must be a list of (layer, state) pairs of str, e.g. [('lstm', 'h')]; got "
+            f"{targets!r:.80}."
+        )
+    pairs = [tuple(t) for t in targets]
+    dup = [t for k, t in enumerate(pairs) if t in pairs[:k]]
+    if dup:
+        raise RnndynError(
+            f"targets lists {dup[0]} more than once; list each (layer, state) pair once (a "
+            "Trajectories lists each unit once)."
+        )

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rnndyn._batching import one_line
-from rnndyn.adapter import Batch, LayerInfo
+from rnndyn.adapter import Batch, LayerInfo, check_targets
 from rnndyn.errors import PluginError, RnndynError
 from rnndyn.trajectories import Trajectories
 
@@ -143,22 +143,7 @@ class KerasAdapter:
             the units of every target in order (each target: forward, then
             backward), ``masked=True`` when the layers see a Keras mask.
         """
-        ok = isinstance(targets, list | tuple) and all(
-            isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(v, str) for v in t)
-            for t in targets
-        )
-        if not ok:
-            raise RnndynError(
-                f"targets must be a list of (layer, state) pairs of str, e.g. [('lstm', 'h')]; "
-                f"got {targets!r:.80}."
-            )
-        pairs = [tuple(t) for t in targets]
-        dup = [t for k, t in enumerate(pairs) if t in pairs[:k]]
-        if dup:
-            raise RnndynError(
-                f"targets lists {dup[0]} more than once; list each (layer, state) pair once (a "
-                "Trajectories lists each unit once)."
-            )
+        check_targets(targets)
         plan = self._plan(targets)
         _check_device(device)
         if isinstance(batches, Batch) or not hasattr(batches, "__iter__"):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnndyn._batching import check_states_finite, one_line
-from rnndyn.adapter import Batch, LayerInfo
+from rnndyn.adapter import Batch, LayerInfo, check_targets
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
 
@@ -175,7 +175,7 @@ class TorchAdapter:
         longer holds them (no Trajectories, view or tensor of them left), as
         a consumer of :func:`rnndyn.capture.iter_capture` that drops each batch does.
         """
-        _check_targets(targets)
+        check_targets(targets)
         _check_weights(self.model)
         plan = Plan.build(self._entries, targets, own=bool(self.own_recurrence))
         out_device = _check_device(device)
@@ -393,28 +393,6 @@ def _check_library(data: Any) -> None:
                 f"{lib}, but the model is a PyTorch module. Pass torch tensors or numpy arrays "
                 "(e.g. np.asarray(x), or x.numpy() for a TensorFlow tensor)."
             )
-
-
-def _check_targets(targets: Any) -> None:
-    ok = isinstance(targets, list | tuple) and all(
-        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(v, str) for v in t) for t in targets
-    )
-    if not ok:
-        raise RnndynError(
-            f"targets must be a list of (layer, state) pairs of str, e.g. [('lstm', 'h')]; got "
-            f"{targets!r:.80}."
-        )
-    _check_unique(targets)
-
-
-def _check_unique(targets: Any) -> None:
-    pairs = [tuple(t) for t in targets]
-    dup = [t for k, t in enumerate(pairs) if t in pairs[:k]]
-    if dup:
-        raise RnndynError(
-            f"targets lists {dup[0]} more than once; list each (layer, state) pair once (a "
-            "Trajectories lists each unit once)."
-        )
 
 
 def _check_weights(model: nn.Module) -> None:
