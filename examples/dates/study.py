@@ -96,6 +96,8 @@ class _Stages:
 
 
 def _frameworks(framework: str) -> tuple[str, ...]:
+    if not isinstance(framework, str):
+        raise StudyError(f"--framework must be keras, torch or both; got {framework!r}")
     if framework == "both":
         return ("keras", "torch")
     if framework in ("keras", "torch"):
@@ -232,9 +234,24 @@ def run_study(
     """
     frameworks = _frameworks(framework)
     n = _check_n(n)
-    out = _check_out(out)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise StudyError(f"--seed must be a non-negative integer; got {seed!r}")
+    for flag, value in (("train", train), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise StudyError(f"{flag} must be True or False; got {value!r} ({type(value).__name__})")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or not 2 <= n_boot <= 100_000:
+        raise StudyError(f"n_boot must be an integer from 2 to 100000 (bootstrap resamples); got {n_boot!r}")
+    if weights is not None:
+        if not isinstance(weights, str | os.PathLike) or not str(weights).strip():
+            raise StudyError(f"--weights must be a folder path; got {weights!r}")
+        if train:
+            raise StudyError(
+                "--weights and --train exclude each other: --train trains new weights instead of "
+                "loading a folder; drop one of them"
+            )
+        if Path(weights).exists() and not Path(weights).is_dir():
+            raise StudyError(f"--weights {weights} is a file; pass the folder that holds the weights files")
+    out = _check_out(out)
     stages = _Stages(progress)
     tmp_weights = None
     try:
