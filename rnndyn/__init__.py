@@ -31,7 +31,7 @@ def __getattr__(name: str) -> Any:
     # Heavier parts load on first use so that `import rnndyn` stays fast.
     import importlib
 
-    if name in ("physics", "summary", "plugins", "plots", "report"):
+    if name in ("physics", "summary", "plugins", "plots", "report", "dynamics"):
         return importlib.import_module(f".{name}", __name__)
     if name == "capture":
         from .capture import capture

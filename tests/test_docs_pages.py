@@ -1,4 +1,4 @@
-"""The Python blocks of the README and the general docs pages run as shown."""
+"""The Python blocks of the README and the general docs pages run as shown, in order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ import pytest
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/index.md", "docs/data-layout.md"]
+PAGES = [
+    "README.md",
+    "docs/index.md",
+    "docs/data-layout.md",
+    "docs/metrics.md",
+    "docs/physics.md",
+    "docs/summary.md",
+]
 
 
 def _blocks(page: str) -> list[str]:
@@ -25,8 +32,9 @@ def _blocks(page: str) -> list[str]:
 def test_python_blocks_run(page: str) -> None:
     blocks = _blocks(page)
     assert blocks, f"{page} has no runnable Python block"
+    namespace = {"__name__": "__docs__"}  # a page is read top to bottom: later blocks use earlier ones
     for block in blocks:
-        exec(compile(block, page, "exec"), {"__name__": "__docs__"})
+        exec(compile(block, page, "exec"), namespace)
 
 
 def test_readme_opens_with_the_two_commands() -> None:
