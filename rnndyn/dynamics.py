@@ -3,7 +3,9 @@
 A recurrent layer moves its state by ``s_{t+1} = F(s_t, x_{t+1})``. This
 module holds ``F`` as a framework-free cell (:class:`LSTMCell`,
 :class:`GRUCell`, :class:`RNNCell`, or :class:`StepCell` for any other cell)
-and analyses it:
+and analyses it. :func:`step_map` gets the cells of a model's layer from its
+adapter (``{"forward": cell, "backward": cell}``; the ``rnndyn_step_map``
+hook); the analysis:
 
 * :func:`fixed_points`: states with ``F(s, x) = s`` for constant inputs ``x``
   (and slow points, local minima of ``q = |F(s) - s|^2 / 2``), each with its
@@ -44,10 +46,12 @@ from ._cells import ACTIVATIONS, GRUCell, LSTMCell, RNNCell, StepCell, check_cel
 from ._linear_response import predicted_msd_plateau, predicted_relaxation, relaxation_times
 from ._state_units import as_inputs, as_point, initial_states, trajectory_states
 from ._validation import check_float, check_int, to_numpy
+from .plugins import step_map
 from .errors import RnndynError
 from .trajectories import Trajectories
 
 __all__ = [
+    "step_map",
     "LSTMCell",
     "GRUCell",
     "RNNCell",

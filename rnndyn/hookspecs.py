@@ -15,6 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._cells import Cell
     from .adapter import Adapter
     from .trajectories import Trajectories
 
@@ -71,4 +72,36 @@ def rnndyn_register_metrics() -> dict[str, Callable[[Trajectories], np.ndarray]]
     :returns: a mapping from a column name to a function that takes a
         :class:`~rnndyn.Trajectories` and returns one number per unit
         (an array of shape ``(n_units,)``).
+    """
+
+
+@hookspec(firstresult=True)
+def rnndyn_step_map(model: Any, layer: str) -> dict[str, Cell] | None:
+    """Return the recurrence of one layer as framework-free cells, or ``None``.
+
+    Called by :func:`rnndyn.plugins.step_map` (and through it by
+    :mod:`rnndyn.dynamics`) once the layer name is validated against the
+    adapter's ``layers()``; the first plugin that returns cells wins
+    (``firstresult``). Like :func:`rnndyn_claim_model`, an implementation must
+    not import its framework to decide: return ``None`` unless the model is
+    one of its framework's (and the framework is already in
+    :data:`sys.modules`), or when it has no step map for that layer, so that
+    another plugin may answer.
+
+    For LSTM, GRU and simple RNN layers, return the cell type of
+    :mod:`rnndyn.dynamics` holding the layer's weights in the canonical layout
+    (:class:`~rnndyn.dynamics.LSTMCell`, :class:`~rnndyn.dynamics.GRUCell`,
+    :class:`~rnndyn.dynamics.RNNCell`); for any other cell, a
+    :class:`~rnndyn.dynamics.StepCell` whose step calls the framework and
+    whose Jacobian the framework differentiates. A model of the plugin's
+    framework whose layer can never have a step map (an LSTM with
+    projections) may raise :class:`~rnndyn.PluginError` saying why.
+
+    :param model: the object the user passed to :func:`rnndyn.plugins.step_map`.
+    :param layer: the layer's name, one of the names the adapter's ``layers()``
+        lists (e.g. ``"encoder"``, ``"lstm.l1"``).
+    :returns: ``{"forward": cell}``, or ``{"forward": cell, "backward": cell}``
+        for a bidirectional layer (the backward cell steps through the inputs
+        from the last to the first); ``None`` if this plugin does not handle
+        the model or the layer.
     """

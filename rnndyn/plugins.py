@@ -33,6 +33,7 @@ from .errors import PluginError, RnndynError
 if TYPE_CHECKING:
     import numpy as np
 
+    from ._cells import Cell
     from .adapter import Adapter
     from .trajectories import Trajectories
 
@@ -46,6 +47,7 @@ __all__ = [
     "find_adapter",
     "load_model",
     "extra_metrics",
+    "step_map",
 ]
 
 ENTRY_POINT_GROUP = "rnndyn"
@@ -419,3 +421,83 @@ def extra_metrics() -> dict[str, Callable[[Trajectories], np.ndarray]]:
             out[name] = fn
             owner[name] = impl.plugin_name
     return out
+
+
+def step_map(model: Any, layer: str | None = None) -> dict[str, Cell]:
+    """The recurrence of one layer of ``model`` as framework-free cells, per direction.
+
+    Asks the plugins' :func:`~rnndyn.hookspecs.rnndyn_step_map` hook. The
+    cells are those of :mod:`rnndyn.dynamics` (``LSTMCell``, ``GRUCell``,
+    ``RNNCell`` holding the layer's weights, or a ``StepCell`` whose step and
+    Jacobian the framework computes); ``cell.step(s, x)`` maps the state
+    before a step and that step's input to the state after it, in float64.
+
+    Parameters
+    ----------
+    model : object
+        A model an installed adapter captures (a ``torch.nn.Module``, a Keras
+        model, ...).
+    layer : str, optional
+        The layer's name as :func:`rnndyn.capture` takes it (e.g.
+        ``"encoder"``, ``"lstm.l1"``); default: the model's only recurrent
+        layer (a stacked PyTorch module: its top layer).
+
+    Returns
+    -------
+    dict of str to cell
+        ``{"forward": cell}``, or ``{"forward": cell, "backward": cell}`` for
+        a bidirectional layer. The backward cell reads the inputs from the last
+        step to the first: its state at step ``t`` is
+        ``cell.step(state at t + 1, x[t])``.
+
+    Raises
+    ------
+    PluginError
+        When no adapter claims the model, the layer does not exist (the
+        message lists the layers), or no plugin gives a step map for the
+        layer (the message names the hook to implement, ``rnndyn_step_map``,
+        and the installed plugins).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cells = step_map(torch.nn.GRU(3, 4, bidirectional=True))
+    >>> sorted(cells), type(cells["backward"]).__name__, cells["forward"].dim
+    (['backward', 'forward'], 'GRUCell', 4)
+    """
+    from ._batching import resolve_targets
+    from ._cells import check_cell
+
+    if layer is not None and not isinstance(layer, str):
+        raise RnndynError(
+            f"layer must be one layer name (a str) or None for the model's only recurrent layer; "
+            f"got {type(layer).__name__} {layer!r:.60}. Ask for the layers one at a time."
+        )
+    adapter = find_adapter(model)
+    infos = list(adapter.layers())
+    ((name, _),) = resolve_targets(infos, layer, "h")
+    info = next(i for i in infos if i.name == name)
+    manager = get_plugin_manager()
+    cells = manager.hook.rnndyn_step_map(model=model, layer=name)
+    if cells is None:
+        givers = _hook_plugins("rnndyn_step_map")
+        installed = sorted(str(p["name"]) for p in list_plugins())
+        raise PluginError(
+            f"No installed rnndyn plugin gives the step map of layer {name!r} ({info.type}) of a "
+            f"model of type {_type_name(model)}, so its dynamics cannot be analysed. Plugins that "
+            f"implement the hook rnndyn_step_map: {', '.join(givers) if givers else 'none'}; "
+            f"installed plugins: {', '.join(installed) if installed else 'none'}.{_failed_note()} "
+            "To add it, implement the hook rnndyn_step_map(model, layer) in a plugin, returning "
+            "{'forward': cell} (and 'backward' for a bidirectional layer) with an LSTMCell, "
+            f"GRUCell, RNNCell or StepCell of rnndyn.dynamics; see {DOCS}."
+        )
+    if not isinstance(cells, Mapping) or set(cells) != set(info.directions):
+        got = sorted(cells) if isinstance(cells, Mapping) else type(cells).__name__
+        raise PluginError(
+            f"rnndyn_step_map returned {got} for layer {name!r}, whose directions are "
+            f"{list(info.directions)}: it must return a dict with one cell per direction. This is "
+            f"a bug in the plugin that answered (plugins: {', '.join(_hook_plugins('rnndyn_step_map'))})."
+        )
+    for direction in info.directions:
+        check_cell(cells[direction], f"rnndyn_step_map(...)[{direction!r}] for layer {name!r}")
+    return {d: cells[d] for d in info.directions}

@@ -27,7 +27,13 @@ from typing import Any
 from rnndyn.errors import RnndynError
 from rnndyn.hookspecs import hookimpl
 
-__all__ = ["rnndyn_claim_model", "rnndyn_load_model", "check_keras_archive", "load_keras_file"]
+__all__ = [
+    "rnndyn_claim_model",
+    "rnndyn_load_model",
+    "rnndyn_step_map",
+    "check_keras_archive",
+    "load_keras_file",
+]
 
 #: names the ``framework=`` argument of :func:`rnndyn_load_model` accepts
 FRAMEWORK_NAMES = ("keras", "tensorflow", "tf")
@@ -49,6 +55,22 @@ def rnndyn_claim_model(model: Any) -> Any:
     from .adapter import KerasAdapter
 
     return KerasAdapter(model)
+
+
+@hookimpl(tryfirst=True)
+def rnndyn_step_map(model: Any, layer: str) -> Any:
+    """The cells of a Keras layer (see :mod:`rnndyn_keras._step_map`), else ``None``.
+
+    Runs before the other plugins (``tryfirst``), as :func:`rnndyn_claim_model`
+    does: on the PyTorch backend a Keras model is also a ``torch.nn.Module``.
+    """
+    keras = sys.modules.get("keras")
+    layer_cls = getattr(getattr(keras, "layers", None), "Layer", None)
+    if layer_cls is None or not isinstance(model, layer_cls):
+        return None
+    from ._step_map import step_map
+
+    return step_map(model, layer)
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from rnndyn.hookspecs import hookimpl
 if TYPE_CHECKING:
     from .adapter import TorchAdapter
 
-__all__ = ["rnndyn_claim_model", "rnndyn_load_model"]
+__all__ = ["rnndyn_claim_model", "rnndyn_load_model", "rnndyn_step_map"]
 
 
 @hookimpl
@@ -58,3 +58,21 @@ def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
 
 
 _NAMES = ("torch", "pytorch")
+
+
+@hookimpl
+def rnndyn_step_map(model: Any, layer: str) -> dict[str, Any] | None:
+    """The cells of a PyTorch layer (see :mod:`rnndyn_torch._step_map`), else ``None``.
+
+    Examples
+    --------
+    >>> rnndyn_step_map("not a model", "lstm") is None
+    True
+    """
+    torch = sys.modules.get("torch")
+    nn = getattr(torch, "nn", None)
+    if nn is None or not isinstance(model, nn.Module):
+        return None
+    from ._step_map import step_map
+
+    return step_map(model, layer)

@@ -233,6 +233,55 @@ def test_register_metrics_must_return_names_to_functions(register):
         plugins.extra_metrics()
 
 
+def test_rnndyn_step_map(register):
+    from rnndyn.dynamics import RNNCell
+
+    calls = []
+
+    class Claims:
+        @hookimpl
+        def rnndyn_claim_model(self, model):
+            return ToyAdapter(model) if isinstance(model, IntModel) else None
+
+    class Declines:
+        @hookimpl
+        def rnndyn_step_map(self, model, layer):
+            calls.append(("declines", layer))
+            return None
+
+    register(Claims(), "ints")
+    register(Declines(), "declines")
+    with pytest.raises(PluginError) as info:
+        plugins.step_map(IntModel(2))
+    msg = str(info.value)
+    assert "rnndyn_step_map" in msg and "'rnn'" in msg and "declines" in msg and "ints" in msg
+    assert calls == [("declines", "rnn")]  # layer=None: the only layer, by name
+
+    cell = RNNCell(np.ones((1, 1)), 0.5 * np.eye(1))
+
+    class Maps:
+        @hookimpl
+        def rnndyn_step_map(self, model, layer):
+            calls.append(("maps", layer))
+            return {"forward": cell}
+
+    register(Maps(), "maps")  # registered last: asked first, and wins (firstresult)
+    calls.clear()
+    assert plugins.step_map(IntModel(2), "rnn") == {"forward": cell}
+    assert calls == [("maps", "rnn")]
+    with pytest.raises(PluginError, match="Unknown layer 'rnm'.*Did you mean 'rnn'"):
+        plugins.step_map(IntModel(2), "rnm")
+
+    class Wrong:
+        @hookimpl(tryfirst=True)
+        def rnndyn_step_map(self, model, layer):
+            return {"forward": cell, "backward": cell}
+
+    register(Wrong(), "wrong")
+    with pytest.raises(PluginError, match="directions are \\['forward'\\].*bug in the plugin"):
+        plugins.step_map(IntModel(2))
+
+
 # ---------------------------------------------------------------- discovery
 GOOD = """
     from rnndyn.hookspecs import hookimpl
