@@ -23,6 +23,8 @@ __all__ = [
     "MissingExtraError",
     "metrics",
     "capture",
+    "layers",
+    "Args",
     "list_plugins",
 ]
 
@@ -38,6 +40,14 @@ def __getattr__(name: str) -> Any:
 
         globals()["capture"] = capture  # the function, not the module of the same name
         return capture
+    if name == "layers":
+        from .capture import layers
+
+        return layers
+    if name == "Args":
+        from .adapter import Args
+
+        return Args
     if name == "list_plugins":
         from .plugins import list_plugins
 

@@ -1,19 +1,27 @@
 """What :func:`rnndyn.capture` does before any batch runs: targets and batches.
 
 :func:`resolve_targets` checks ``layer=``/``state=`` against the adapter's
-layers. :func:`plan_batches` turns the user's inputs into batches; four
-kinds of inputs, tried in this order (after the adapter's own ``split``):
+layers. :func:`plan_batches` turns the user's inputs into batches. The rule:
+every batch is exactly what the user would pass to ``model(...)``, cut along
+the sequences. Tried in this order (after the adapter's own ``split``):
 
-* a mapping of arrays (multi-input models): sliced together along axis 0;
-* an array or tensor (anything with ``.shape``): sliced along axis 0;
-* a ``list`` or ``tuple`` of examples: grouped, then ``collate(list)``;
+* :class:`rnndyn.Args` (several positional/keyword arguments), a dict, a
+  dataclass or a named tuple (one structured argument), or an array: every
+  array in it is sliced along its batch axis (``batch_axis=``; axis 0 unless
+  the user or the adapter says otherwise), everything else is passed whole;
+* a ``list`` of examples: grouped, then ``collate(list)``;
 * any other iterable (a DataLoader, a generator): each item is one batch; a
-  plain ``list``/``tuple`` item (``(x, y)`` from a DataLoader) gives its first
-  element as the model input.
+  plain ``list``/``tuple`` item (``[x, y]`` from a DataLoader) gives its first
+  element as the model input, unless ``forward=`` is given (then the item is
+  handed to it whole).
+
+A plain ``tuple`` as the inputs is refused unless ``forward=`` is given: it
+could be examples or several arguments, and rnndyn never guesses which.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import to_numpy
-from .adapter import LayerInfo
+from .adapter import Args, LayerInfo
 from .errors import PluginError, RnndynError
 from .plugins import DOCS
 
@@ -37,6 +45,8 @@ __all__ = [
     "one_line",
     "check_input_values",
     "check_states_finite",
+    "layers_table",
+    "Layout",
 ]
 
 PAD_HINT = (
@@ -53,7 +63,15 @@ class Plan:
     batches: Iterator[Any]
     total: int | None  # number of sequences, when known in advance
     raw_inputs: Sequence[Any] | None  # the examples, to attach to the result
-    kind: str  # "adapter", "mapping", "array", "examples", "iterable"
+    kind: str  # "adapter", "structured", "examples", "iterable"
+    layout: Layout | None = None  # how to count the sequences of a batch (None: n_sequences)
+    n_steps: int | None = None  # the inputs' step count, when known (to pad packed batches to)
+
+    def count(self, data: Any) -> int | None:
+        """Sequences in one batch."""
+        if self.layout is None:
+            return n_sequences(data)
+        return self.layout.count(data, "batch")
 
 
 def _shape(x: Any) -> tuple[Any, ...] | None:
@@ -92,6 +110,11 @@ def n_sequences(data: Any) -> int | None:
 
 def describe(data: Any) -> str:
     """A short description of a batch for error messages, e.g. ``shape (3, 7, 2)``."""
+    if isinstance(data, Args):
+        return "Args(" + ", ".join(f"{k}: {describe(v)}" for k, v in data.items()) + ")"
+    if _is_dataclass(data):
+        fields = ", ".join(f"{f.name}: {describe(getattr(data, f.name))}" for f in dataclasses.fields(data))
+        return f"{type(data).__name__}({fields})"
     if isinstance(data, Mapping):
         return "dict of " + ", ".join(f"{k!r}: {describe(v)}" for k, v in data.items())
     shape = _shape(data)
@@ -130,9 +153,15 @@ def _library(x: Any) -> str:
 
 def _leaves(data: Any, where: str) -> Iterator[tuple[str, Any]]:
     """The arrays of one batch (inside dicts, lists and tuples), with where they sit."""
-    if isinstance(data, Mapping):
+    if isinstance(data, Args):
+        for k, v in data.items():
+            yield from _leaves(v, f"{where} argument {k!r}")
+    elif isinstance(data, Mapping):
         for k, v in data.items():
             yield from _leaves(v, f"{where}[{k!r}]")
+    elif _is_dataclass(data):
+        for f in dataclasses.fields(data):
+            yield from _leaves(getattr(data, f.name), f"{where}.{f.name}")
     elif type(data) in (list, tuple):
         for j, v in enumerate(data):
             yield from _leaves(v, f"{where}[{j}]")
@@ -173,7 +202,9 @@ def _nonfinite_position(a: Any) -> tuple[tuple[int, ...], Any] | None:
     return where, arr[where]
 
 
-def check_input_values(data: Any, name: str, *, offset: int | None = 0, finite: bool = True) -> None:
+def check_input_values(
+    data: Any, name: str, *, offset: int | None = 0, finite: bool = True, axis: int = 0
+) -> None:
     """Refuse model inputs that hold no data or cannot be right, before the model runs.
 
     * tensors on PyTorch's ``meta`` device (shapes without data);
@@ -184,7 +215,8 @@ def check_input_values(data: Any, name: str, *, offset: int | None = 0, finite: 
 
     ``name`` says which input (e.g. ``"inputs"`` or ``"batch 3"``); ``offset``
     is the index of the batch's first sequence among all the inputs (``None``:
-    unknown, positions are given within the batch).
+    unknown, positions are given within the batch); ``axis`` is the batch axis
+    of the arrays (with another axis than 0 the message gives the index).
 
     Examples
     --------
@@ -221,8 +253,12 @@ def check_input_values(data: Any, name: str, *, offset: int | None = 0, finite: 
         if found is None:
             continue
         pos, value = found
-        seq = f"sequence {pos[0] + offset}" if offset is not None else f"sequence {pos[0]} of this batch"
-        at = f"{seq}, step {pos[1]}" if len(pos) >= 2 else (seq if pos else "its only element")
+        if axis != 0 and len(pos) > axis:
+            i = pos[axis] + (offset or 0)
+            at = f"sequence {i}" if offset is not None else f"sequence {pos[axis]} of this batch"
+        else:
+            seq = f"sequence {pos[0] + offset}" if offset is not None else f"sequence {pos[0]} of this batch"
+            at = f"{seq}, step {pos[1]}" if len(pos) >= 2 else (seq if pos else "its only element")
         raise RnndynError(
             f"{where} holds a non-finite value ({value}) at {at} (index {pos}); the model would "
             "carry it into every later state, so the trajectories would be NaN. Replace the "
@@ -296,19 +332,278 @@ def default_collate(examples: list[Any]) -> Any:
     return np.stack(arrays)
 
 
+# ------------------------------------------------------------ structured inputs
+_FORMS = (
+    "an array of shape (n_sequences, n_steps, ...), rnndyn.Args(...) for several positional or "
+    "keyword arguments, a dict or a dataclass of arrays (the model's single argument), a list of "
+    "examples, or an iterable of batches"
+)
+
+
+def _is_array(x: Any) -> bool:
+    shape = _shape(x)
+    return shape is not None and len(shape) > 0 and hasattr(x, "__getitem__")
+
+
+def _is_dataclass(x: Any) -> bool:
+    return dataclasses.is_dataclass(x) and not isinstance(x, type)
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def _entries(data: Any, *, tuples: bool) -> list[tuple[int | str, Any]] | None:
+    """The top-level arguments of one model input, keyed as ``batch_axis=`` keys them.
+
+    ``Args``: positions and keyword names; a dict, dataclass or named tuple (the
+    model's single argument): its keys or fields; an array: ``0``; a plain
+    tuple/list only when ``tuples`` (a ``forward=`` receives it whole).
+    """
+    if isinstance(data, Args):
+        return data.items()
+    if isinstance(data, Mapping):
+        return list(data.items())
+    if _is_dataclass(data):
+        return [(f.name, getattr(data, f.name)) for f in dataclasses.fields(data)]
+    if _is_namedtuple(data):
+        return list(zip(type(data)._fields, data, strict=True))
+    if _is_array(data):
+        return [(0, data)]
+    if tuples and type(data) in (list, tuple):
+        return list(enumerate(data))
+    return None
+
+
+def _name(key: int | str, data: Any, root: str) -> str:
+    if isinstance(data, Args):
+        return f"{root} argument {key}" if isinstance(key, int) else f"{root} argument {key!r}"
+    if _is_array(data):
+        return root
+    if _is_dataclass(data) or _is_namedtuple(data):
+        return f"{root}.{key}"
+    return f"{root}[{key!r}]"
+
+
+def _array_leaves(value: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """The arrays inside one argument (tuples, lists, dicts, dataclasses), with where they sit."""
+    if _is_array(value):
+        yield where, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _array_leaves(v, f"{where}[{k!r}]")
+    elif _is_dataclass(value):
+        for f in dataclasses.fields(value):
+            yield from _array_leaves(getattr(value, f.name), f"{where}.{f.name}")
+    elif isinstance(value, list | tuple):
+        for j, v in enumerate(value):
+            yield from _array_leaves(v, f"{where}[{j}]")
+
+
+def _cut(value: Any, axis: int | None, s: slice) -> Any:
+    """``value`` with every array in it sliced along ``axis`` (``None``: whole)."""
+    if axis is None:
+        return value
+    if _is_array(value):
+        return value[(slice(None),) * axis + (s,)]
+    if isinstance(value, Mapping):
+        items = {k: _cut(v, axis, s) for k, v in value.items()}
+        return items if type(value) is dict else _rebuild_mapping(value, items)
+    if _is_dataclass(value):
+        return dataclasses.replace(
+            value,
+            **{f.name: _cut(getattr(value, f.name), axis, s) for f in dataclasses.fields(value) if f.init},
+        )
+    if _is_namedtuple(value):
+        return type(value)(*(_cut(v, axis, s) for v in value))
+    if type(value) in (list, tuple):
+        return type(value)(_cut(v, axis, s) for v in value)
+    return value
+
+
+def _rebuild_mapping(value: Mapping[Any, Any], items: dict[Any, Any]) -> Any:
+    try:
+        return type(value)(items)
+    except Exception:
+        return items
+
+
+@dataclass
+class Layout:
+    """Where the sequences lie in the model's inputs: the batch axis of every argument.
+
+    ``axes`` maps an argument's key (position, keyword or dict key, field
+    name) to its batch axis, ``None`` for an argument passed whole;
+    ``default`` is the axis of arguments not in ``axes``; ``prover`` (the
+    adapter's ``batch_axis``) may prove an argument's axis; ``given`` says
+    which keys the user named (``"*"``: all, by an int ``batch_axis``).
+    """
+
+    axes: dict[int | str, int | None]
+    default: int
+    given: set[int | str] | str
+    prover: Callable[[int | str, Any], int | None] | None
+    tuples: bool = False  # a forward= takes plain tuples as structures
+
+    def axis(self, key: int | str, value: Any) -> int | None:
+        """The batch axis of one argument (checking the adapter's proof against the user's word)."""
+        named = self.given == "*" or key in self.given
+        proven = self.prover(key, value) if self.prover is not None else None
+        if not named:
+            return proven if proven is not None else self.default
+        user = self.axes.get(key, self.default)
+        if user is not None and proven is not None and user != proven:
+            raise RnndynError(
+                f"batch_axis says the sequences of argument {key!r} lie along axis {user}, but the "
+                f"model provably reads them along axis {proven} (a time-major recurrent module takes "
+                "(steps, sequences, features)). Pass the inputs exactly as the model takes them and "
+                f"leave batch_axis out for this argument (or set it to {proven})."
+            )
+        return user
+
+    def sizes(self, data: Any, root: str) -> dict[str, int]:
+        """Sequences of every batched array of one input, by where it sits."""
+        entries = _entries(data, tuples=self.tuples)
+        if entries is None:
+            return {}
+        out: dict[str, int] = {}
+        for key, value in entries:
+            axis = self.axis(key, value)
+            if axis is None:
+                continue
+            for where, a in _array_leaves(value, _name(key, data, root)):
+                shape = _shape(a) or ()
+                if len(shape) <= axis:
+                    raise RnndynError(
+                        f"{where} has shape {shape}, which has no batch axis {axis}. Give its batch "
+                        f"axis with batch_axis={{{key!r}: axis}}, or batch_axis={{{key!r}: None}} to "
+                        "pass it whole to every batch."
+                    )
+                out[where] = _axis_size(shape, axis, where)
+        return out
+
+    def count(self, data: Any, root: str) -> int | None:
+        """Sequences in one input; refuses arrays that disagree."""
+        sizes = self.sizes(data, root)
+        if not sizes:
+            return None
+        if len(set(sizes.values())) > 1:
+            listing = ", ".join(f"{w}: {n}" for w, n in sizes.items())
+            raise RnndynError(
+                f"The arrays of the {root} do not agree on the number of sequences along their batch "
+                f"axes ({listing}). Every batched argument must hold the same sequences. Give the "
+                "batch axis of each argument with batch_axis= (e.g. batch_axis=1 for time-major "
+                "(steps, sequences, ...) inputs and (layers, sequences, units) states, or "
+                "batch_axis={'hidden': 1}), and batch_axis={name: None} for an argument that is not "
+                "batched (passed whole to every batch)."
+            )
+        return next(iter(sizes.values()))
+
+    def cut(self, data: Any, s: slice) -> Any:
+        """One batch: every batched array sliced along its axis."""
+        if isinstance(data, Args):
+            args = [_cut(v, self.axis(k, v), s) for k, v in enumerate(data.args)]
+            kwargs = {k: _cut(v, self.axis(k, v), s) for k, v in data.kwargs.items()}
+            return Args(*args, **kwargs)
+        entries = _entries(data, tuples=self.tuples) or []
+        cut = {k: _cut(v, self.axis(k, v), s) for k, v in entries}
+        if _is_array(data):
+            return cut[0]
+        if isinstance(data, Mapping):
+            return cut if type(data) is dict else _rebuild_mapping(data, cut)
+        if _is_dataclass(data):
+            return dataclasses.replace(
+                data, **{f.name: cut[f.name] for f in dataclasses.fields(data) if f.init}
+            )
+        if _is_namedtuple(data):
+            return type(data)(*cut.values())
+        return type(data)(cut.values())
+
+    def n_steps(self, data: Any) -> int | None:
+        """The step count of the first batched array of ``data`` with a step axis, if any."""
+        for key, value in _entries(data, tuples=self.tuples) or []:
+            axis = self.axis(key, value)
+            if axis not in (0, 1):
+                continue
+            for _, a in _array_leaves(value, ""):
+                shape = _shape(a) or ()
+                if len(shape) >= 2:
+                    n = shape[1 - axis]
+                    return int(n) if n is not None and n == n else None
+            return None
+        return None
+
+    def time_major_hint(self, data: Any, n_read: int) -> str | None:
+        """When the model ran ``n_read`` sequences and that is axis 1 of the first input array
+        (and not the batch axis 0 rnndyn cut along): what it means and how to say so."""
+        for key, value in _entries(data, tuples=self.tuples) or []:
+            axis = self.axis(key, value)
+            for where, a in _array_leaves(value, _name(key, data, "inputs")):
+                shape = _shape(a) or ()
+                if axis == 0 and len(shape) >= 2 and shape[1] == n_read and shape[0] != n_read:
+                    return (
+                        f"The model read {n_read} sequences, the size of axis 1 of {where} (shape "
+                        f"{shape}), not of axis 0 where rnndyn cut the batches: the model takes its "
+                        "sequences along axis 1 (time-major, (steps, sequences, ...), PyTorch's "
+                        "default layout). Say so with batch_axis=1 (and batch_axis={name: axis} for "
+                        "arguments laid out otherwise); rnndyn never transposes inputs."
+                    )
+            return None
+        return None
+
+
+def _axis_size(shape: tuple[Any, ...], axis: int, name: str) -> int:
+    n = shape[axis]
+    if n is None or n != n:  # a symbolic or dask dimension
+        raise RnndynError(
+            f"{name} has an unknown number of sequences (shape {shape}); rnndyn needs it to "
+            "batch the inputs. Compute it first (dask: x.compute_chunk_sizes()), or pass an "
+            "iterable of batches."
+        )
+    return int(n)
+
+
+def check_batch_axis(batch_axis: Any) -> tuple[dict[int | str, int | None], int, set[int | str] | str]:
+    """Validate ``batch_axis=``: ``None``, an int >= 0, or a dict of axes (or ``None``) by argument.
+
+    Returns the per-argument axes, the default axis and the keys the user named.
+
+    Examples
+    --------
+    >>> check_batch_axis({"hidden": 1, 0: None})
+    ({'hidden': 1, 0: None}, 0, {0, 'hidden'})
+    """
+    todo = (
+        "Pass batch_axis=None (axis 0, or what the model provably takes), an int (the axis of the "
+        "sequences in every input array, e.g. 1 for time-major (steps, sequences, ...) inputs), or "
+        "a dict by argument, e.g. batch_axis={'hidden': 1, 'mask': None} (None: pass it whole)."
+    )
+    if batch_axis is None:
+        return {}, 0, set()
+    if isinstance(batch_axis, Mapping):
+        axes: dict[int | str, int | None] = {}
+        for k, v in batch_axis.items():
+            if isinstance(k, bool) or not isinstance(k, int | str):
+                raise RnndynError(
+                    f"batch_axis keys must be argument positions (int) or names (str); got {k!r}. {todo}"
+                )
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0):
+                raise RnndynError(f"batch_axis[{k!r}] must be an int >= 0 or None; got {v!r}. {todo}")
+            axes[k] = None if v is None else int(v)
+        return axes, 0, set(axes)
+    if isinstance(batch_axis, bool) or not isinstance(batch_axis, int | np.integer) or batch_axis < 0:
+        raise RnndynError(f"batch_axis must be None, an int >= 0 or a dict; got {batch_axis!r:.60}. {todo}")
+    return {}, int(batch_axis), "*"
+
+
 def _slices(n: int, batch_size: int) -> Iterator[slice]:
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
 
 
-def _array_batches(x: Any, n: int, batch_size: int) -> Iterator[Any]:
+def _structured_batches(x: Any, layout: Layout, n: int, batch_size: int) -> Iterator[Any]:
     for s in _slices(n, batch_size):
-        yield x[s]
-
-
-def _mapping_batches(x: Mapping[Any, Any], n: int, batch_size: int) -> Iterator[Any]:
-    for s in _slices(n, batch_size):
-        yield {k: v[s] for k, v in x.items()}
+        yield layout.cut(x, s)
 
 
 def _example_batches(x: Sequence[Any], batch_size: int, collate: Callable[[list[Any]], Any]) -> Iterator[Any]:
@@ -329,9 +624,9 @@ def _example_batches(x: Sequence[Any], batch_size: int, collate: Callable[[list[
         yield data
 
 
-def _iterable_batches(x: Any) -> Iterator[Any]:
+def _iterable_batches(x: Any, whole: bool) -> Iterator[Any]:
     for i, item in enumerate(x):
-        if type(item) in (list, tuple):  # (inputs, targets) as a DataLoader yields them
+        if type(item) in (list, tuple) and not whole:  # [inputs, targets] as a DataLoader yields them
             if not item:
                 raise RnndynError(
                     f"inputs: batch {i} is an empty {type(item).__name__}; each batch must be "
@@ -341,12 +636,24 @@ def _iterable_batches(x: Any) -> Iterator[Any]:
         yield item
 
 
+def _refuse_tuple(what: str) -> RnndynError:
+    return RnndynError(
+        f"{what} is a plain tuple, which rnndyn will not guess at: it could be examples, several "
+        "arguments of the model, or one tuple argument. Pass rnndyn.Args(*t) for positional "
+        "arguments (model(*t)), rnndyn.Args(t) for one tuple argument (model(t)), a list for "
+        "examples, or forward=lambda model, batch: ... to call the model yourself."
+    )
+
+
 def plan_batches(
     inputs: Any,
     batch_size: int,
     *,
     adapter: Any,
     collate: Callable[[list[Any]], Any] | None,
+    batch_axis: Any = None,
+    forward: Callable[[Any, Any], Any] | None = None,
+    batch_size_given: bool = False,
 ) -> Plan:
     """Decide how ``inputs`` splits into batches (validating what can be validated now)."""
     if collate is not None and not callable(collate):
@@ -354,6 +661,15 @@ def plan_batches(
             f"collate must be a function that turns a list of examples into one batch, or None; "
             f"got {type(collate).__name__} {collate!r:.60}."
         )
+    if forward is not None and not callable(forward):
+        raise RnndynError(
+            f"forward must be a function (model, batch) -> output that runs the model on one batch, "
+            f"or None; got {type(forward).__name__} {forward!r:.60}. E.g. forward=lambda model, "
+            "batch: model(batch['tokens'], batch['hidden'])."
+        )
+    axes, default, given = check_batch_axis(batch_axis)
+    prover = getattr(adapter, "batch_axis", None)
+    layout = Layout(axes, default, given, prover if callable(prover) else None, tuples=forward is not None)
     check_input_values(inputs, "inputs", finite=False)  # meta tensors, before any adapter sees them
     split = getattr(adapter, "split", None)
     if callable(split):
@@ -361,10 +677,7 @@ def plan_batches(
         if it is not None:
             return Plan(iter(it), None, None, "adapter")
     if inputs is None:
-        raise RnndynError(
-            "inputs is None; pass the sequences to capture: an array of shape (n_sequences, "
-            "n_steps, ...), a dict of such arrays, a list of examples, or an iterable of batches."
-        )
+        raise RnndynError(f"inputs is None; pass the sequences to capture: {_FORMS}.")
     if isinstance(inputs, str | bytes):
         raise RnndynError(
             f"inputs is a single {type(inputs).__name__}; pass a list of examples, e.g. "
@@ -375,48 +688,88 @@ def plan_batches(
             f"inputs is a {type(inputs).__name__}, which has no order, so the trajectories "
             "could not be matched to the sequences; pass a list (e.g. sorted(inputs))."
         )
-    if isinstance(inputs, Mapping):
-        if not inputs:
-            raise RnndynError("inputs is an empty dict; it must map input names to arrays.")
-        sizes = {}
-        for k, v in inputs.items():
-            shape = _shape(v)
-            if shape is None or len(shape) == 0:
-                raise RnndynError(
-                    f"inputs[{k!r}] must be an array with the sequences along axis 0; got "
-                    f"{type(v).__name__}{'' if shape is None else ' of shape ()'}."
-                )
-            sizes[k] = _axis0(shape, f"inputs[{k!r}]")
-        if len(set(sizes.values())) > 1:
-            raise RnndynError(
-                f"Every array in the inputs dict must hold the same number of sequences "
-                f"(axis 0); got {sizes}."
-            )
-        n = next(iter(sizes.values()))
-        _check_not_empty(n)
-        check_input_values(inputs, "inputs")
-        return Plan(_mapping_batches(inputs, n, batch_size), n, None, "mapping")
+    if type(inputs) is tuple and forward is None:
+        raise _refuse_tuple("inputs")
+    if isinstance(inputs, Mapping) and not inputs:
+        raise RnndynError("inputs is an empty dict; it must map input names to arrays.")
     shape = _shape(inputs)
-    if shape is not None and hasattr(inputs, "__getitem__"):
-        if len(shape) == 0:
+    if shape is not None and len(shape) == 0 and hasattr(inputs, "__getitem__"):
+        raise RnndynError(
+            "inputs is a 0-d array; it must hold the sequences along axis 0, e.g. shape "
+            "(n_sequences, n_steps, n_features)."
+        )
+    if type(inputs) is not list and _entries(inputs, tuples=forward is not None) is not None:
+        _check_axis_keys(inputs, axes, given, layout)
+        n = layout.count(inputs, "inputs")
+        if n is None:
             raise RnndynError(
-                "inputs is a 0-d array; it must hold the sequences along axis 0, e.g. shape "
-                "(n_sequences, n_steps, n_features)."
+                f"inputs ({describe(inputs)}) holds no batched array, so rnndyn cannot tell its "
+                "sequences. At least one argument must be an array with the sequences along its "
+                "batch axis (batch_axis=None passes an argument whole)."
             )
-        n = _axis0(shape, "inputs")
         _check_not_empty(n)
-        check_input_values(inputs, "inputs")
-        return Plan(_array_batches(inputs, n, batch_size), n, None, "array")
-    if isinstance(inputs, list | tuple):
+        _check_leaves(inputs, layout)
+        return Plan(
+            _structured_batches(inputs, layout, n, batch_size),
+            n,
+            None,
+            "structured",
+            layout,
+            layout.n_steps(inputs),
+        )
+    if isinstance(inputs, list):
         _check_not_empty(len(inputs))
         collate = default_collate if collate is None else collate
-        return Plan(_example_batches(inputs, batch_size, collate), len(inputs), inputs, "examples")
+        return Plan(
+            _checked_collate(_example_batches(inputs, batch_size, collate), forward),
+            len(inputs),
+            inputs,
+            "examples",
+            layout,
+        )
     if hasattr(inputs, "__iter__"):
-        return Plan(_iterable_batches(inputs), None, None, "iterable")
-    raise RnndynError(
-        f"inputs must be an array of shape (n_sequences, n_steps, ...), a dict of such arrays, "
-        f"a list of examples or an iterable of batches; got {type(inputs).__name__}."
-    )
+        if batch_size_given:
+            raise RnndynError(
+                f"batch_size={batch_size} was given, but inputs is an iterable ({type(inputs).__name__}) "
+                "whose items are the batches, so it cannot apply: batch with the iterable (e.g. "
+                "DataLoader(..., batch_size=...)) and leave batch_size out, or pass one array to "
+                "have rnndyn batch it."
+            )
+        return Plan(_iterable_batches(inputs, forward is not None), None, None, "iterable", layout)
+    raise RnndynError(f"inputs must be {_FORMS}; got {type(inputs).__name__}.")
+
+
+def _checked_collate(batches: Iterator[Any], forward: Any) -> Iterator[Any]:
+    for data in batches:
+        if type(data) is tuple and forward is None:
+            raise _refuse_tuple("The batch collate= returned")
+        yield data
+
+
+def _check_axis_keys(inputs: Any, axes: dict[int | str, int | None], given: Any, layout: Layout) -> None:
+    if not axes:
+        return
+    keys = [k for k, _ in _entries(inputs, tuples=layout.tuples) or []]
+    if _is_array(inputs) and not isinstance(inputs, Args):
+        raise RnndynError(
+            "batch_axis is a dict, but inputs is one array; give its batch axis as an int "
+            "(e.g. batch_axis=1), or pass rnndyn.Args(...), a dict or a dataclass of arguments."
+        )
+    unknown = [k for k in axes if k not in keys]
+    if unknown:
+        raise RnndynError(
+            f"batch_axis names {unknown[0]!r}, which is not an argument of the inputs; they are "
+            f"{keys} (positions of rnndyn.Args are ints, keyword arguments, dict keys and "
+            "dataclass fields are names)."
+        )
+
+
+def _check_leaves(inputs: Any, layout: Layout) -> None:
+    """NaN, meta and ragged checks on every batched array, naming its sequence."""
+    for key, value in _entries(inputs, tuples=layout.tuples) or []:
+        axis = layout.axis(key, value)
+        where = _name(key, inputs, "inputs")
+        check_input_values(value, where, finite=True, axis=0 if axis is None else axis)
 
 
 def _axis0(shape: tuple[Any, ...], name: str) -> int:
@@ -545,10 +898,45 @@ class LengthsSplitter:
 
 # ---------------------------------------------------------------- targets
 def _layer_line(info: LayerInfo) -> str:
+    extra = "".join(
+        f"; {v}"
+        for v in (
+            f"{info.n_layers} stacked layers, top layer" if info.n_layers > 1 else "",
+            info.layout,
+        )
+        if v
+    )
     return (
         f"{info.name!r} ({info.type}; states {', '.join(info.states)}; "
-        f"{'+'.join(info.directions)}; {info.n_units} units)"
+        f"{'+'.join(info.directions)}; {info.n_units} units{extra})"
     )
+
+
+def layers_table(infos: Sequence[LayerInfo]) -> Any:
+    """The layers an adapter lists, as a pandas DataFrame (one row per ``layer=`` name).
+
+    Examples
+    --------
+    >>> info = LayerInfo("enc", "LSTM", ("h", "c"), ("forward",), 4, 2, "batch-first")
+    >>> layers_table([info]).to_dict("records")[0]["states"]
+    'h, c'
+    """
+    import pandas as pd
+
+    rows = [
+        {
+            "layer": i.name,
+            "type": i.type,
+            "units": i.n_units,
+            "directions": "+".join(i.directions),
+            "stacked": i.n_layers,
+            "layout": i.layout or "unknown",
+            "states": ", ".join(i.states),
+        }
+        for i in infos
+    ]
+    columns = ["layer", "type", "units", "directions", "stacked", "layout", "states"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _as_names(value: Any, arg: str, known: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -11,7 +11,7 @@ import numpy as np
 from .errors import RnndynError
 from .trajectories import Trajectories
 
-__all__ = ["Adapter", "LayerInfo", "Batch", "check_targets"]
+__all__ = ["Adapter", "Args", "LayerInfo", "Batch", "check_targets", "call_model"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class LayerInfo:
         ``("forward",)`` or ``("forward", "backward")``.
     n_units : int
         Units per direction of the ``"h"`` state.
+    n_layers : int, default 1
+        Stacked layers of the module this name addresses (``"lstm"`` of a
+        2-layer ``nn.LSTM``: 2, its top layer; ``"lstm.l0"``: 1).
+    layout : str, default ""
+        How the layer reads its input: ``"batch-first"``, ``"time-major"``,
+        ``"steps = calls"`` (a cell driven by a loop), or ``""`` (unknown).
     """
 
     name: str
@@ -39,6 +45,8 @@ class LayerInfo:
     states: tuple[str, ...]
     directions: tuple[str, ...]
     n_units: int
+    n_layers: int = 1
+    layout: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,81 @@ class Batch:
         Real steps per sequence given by the user, or ``None``.
     index : int
         Position of the batch (0-based), for error messages.
+    forward : callable or None
+        The user's ``forward=``: call ``forward(model, data)`` instead of
+        ``model(data)`` (only handed to adapters whose ``input_forms``
+        include ``"forward"``; see :func:`call_model`).
     """
 
     data: Any
     lengths: np.ndarray | None
     index: int
+    forward: Callable[[Any, Any], Any] | None = None
+
+
+class Args:
+    """The positional and keyword arguments of one call ``model(*args, **kwargs)``.
+
+    Pass ``rnndyn.capture(model, rnndyn.Args(tokens, hidden))`` for a model
+    called as ``model(tokens, hidden)``: every array in the arguments (also
+    inside tuples, lists, dicts and dataclasses, e.g. an LSTM state ``(h,
+    c)``) is sliced into batches along its batch axis (``batch_axis=`` of
+    :func:`rnndyn.capture`; axis 0 unless said otherwise); anything else
+    (``None``, flags, numbers, strings) and arguments whose batch axis is
+    ``None`` are passed whole to every batch. Each batch reaches the model as
+    ``model(*batch.args, **batch.kwargs)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Args(np.zeros((4, 3)), hidden=None)
+    >>> a
+    Args(<ndarray shape (4, 3)>, hidden=None)
+    >>> len(a.args), sorted(a.kwargs)
+    (1, ['hidden'])
+    """
+
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args: tuple[Any, ...] = args
+        self.kwargs: dict[str, Any] = dict(kwargs)
+
+    def items(self) -> list[tuple[int | str, Any]]:
+        """``(position or name, value)`` of every argument, positional ones first."""
+        return [*enumerate(self.args), *self.kwargs.items()]
+
+    def __repr__(self) -> str:
+        def show(v: Any) -> str:
+            shape = getattr(v, "shape", None)
+            return f"<{type(v).__name__} shape {tuple(shape)}>" if shape is not None else repr(v)
+
+        parts = [show(v) for v in self.args] + [f"{k}={show(v)}" for k, v in self.kwargs.items()]
+        return f"Args({', '.join(parts)})"
+
+
+def call_model(model: Any, batch: Batch, convert: Callable[[Any], Any] | None = None) -> Any:
+    """Call ``model`` on one batch the way the user's inputs say.
+
+    ``convert`` (e.g. moving arrays to the model's device) is applied to the
+    batch's data first. Then: ``batch.forward(model, data)`` when the user
+    gave ``forward=``; ``model(*data.args, **data.kwargs)`` for
+    :class:`Args`; otherwise ``model(data)`` (a dict, a dataclass or a tuple
+    is the model's single argument).
+
+    Examples
+    --------
+    >>> call_model(lambda a, b=0: a + b, Batch(Args(1, b=2), None, 0))
+    3
+    >>> call_model(lambda d: d["x"], Batch({"x": 5}, None, 0))
+    5
+    """
+    data = batch.data if convert is None else convert(batch.data)
+    if batch.forward is not None:
+        return batch.forward(model, data)
+    if isinstance(data, Args):
+        return model(*data.args, **data.kwargs)
+    return model(data)
 
 
 @runtime_checkable
@@ -71,6 +149,11 @@ class Adapter(Protocol):
 
     #: short framework name, e.g. ``"torch"``
     framework: str
+    # Optional (read with getattr): ``input_forms``, a set of the input forms the
+    # adapter handles beyond one array or dict argument: ``"args"`` (rnndyn.Args
+    # batches) and ``"forward"`` (Batch.forward); ``batch_axis(key, value)``, the
+    # axis a model provably reads its sequences along for one argument, or None;
+    # ``split(inputs, batch_size)``.
 
     def layers(self) -> list[LayerInfo]:
         """Every recurrent layer of the model, in the model's order."""

@@ -8,6 +8,7 @@ error reporting, and joining the batches into one :class:`Trajectories`.
 
 from __future__ import annotations
 
+import random
 import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,20 +24,29 @@ from ._batching import (
     check_input_values,
     check_lengths_arg,
     describe,
-    n_sequences,
     one_line,
     plan_batches,
     resolve_targets,
 )
 from ._validation import check_bool, check_int
-from .adapter import Batch
+from .adapter import Args, Batch
 from .errors import RnndynError
 from .plugins import DOCS, find_adapter
 from .trajectories import Trajectories
 
-__all__ = ["capture", "iter_capture", "resolve_targets"]
+__all__ = ["capture", "iter_capture", "layers", "resolve_targets"]
 
 _NOTED = "_rnndyn_batch_noted"
+
+
+class _DefaultBatchSize(int):
+    """The default ``batch_size`` (256), told apart from a ``batch_size=256`` the user gave."""
+
+    def __repr__(self) -> str:
+        return "256"
+
+
+BATCH_SIZE = _DefaultBatchSize(256)
 
 
 def capture(
@@ -46,10 +56,12 @@ def capture(
     state: str | Sequence[str] = "h",
     *,
     lengths: Any = None,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
     progress: bool = True,
     device: Any = None,
     collate: Callable[[list[Any]], Any] | None = None,
+    batch_axis: int | Mapping[int | str, int | None] | None = None,
+    forward: Callable[[Any, Any], Any] | None = None,
 ) -> Trajectories:
     """Run ``inputs`` through ``model`` and record recurrent states at every step.
 
@@ -58,22 +70,33 @@ def capture(
     model : object
         A model of any framework with an installed adapter plugin (PyTorch,
         Keras, or a third-party one).
-    inputs : array, dict of arrays, list of examples, or iterable of batches
-        * an array or tensor of shape ``(n_sequences, n_steps, ...)``: sliced
-          along axis 0 into batches of ``batch_size``;
-        * a dict of such arrays (multi-input models): sliced together;
-        * a ``list``/``tuple`` of examples (e.g. strings): grouped by
-          ``batch_size`` and turned into batches by ``collate``; the examples
-          are kept in the result's ``inputs``;
-        * any other iterable (a DataLoader, a generator): each item is one
-          batch; a plain list/tuple item such as ``(x, y)`` gives its first
-          element as the model input.
+    inputs : array, Args, dict, dataclass, list of examples, or iterable of batches
+        Exactly what you would pass to ``model(...)``, for all the sequences
+        at once; rnndyn cuts it into batches along the sequences:
 
-        An adapter may take over inputs of its own kind (e.g. a PyTorch
-        ``PackedSequence``) through its ``split`` method.
+        * an array or tensor: the model's one argument, sliced along its batch
+          axis (axis 0, or ``batch_axis=``);
+        * ``rnndyn.Args(*args, **kwargs)``: several positional and keyword
+          arguments, ``model(*args, **kwargs)``; every array in them (also in
+          tuples, lists, dicts, e.g. an LSTM state ``(h, c)``) is sliced along
+          its batch axis, anything else (``None``, flags) is passed whole;
+        * a dict, a dataclass or a named tuple: the model's one argument
+          (``model(batch)``), its arrays sliced alike (``rnndyn.Args(**d)``
+          passes a dict as keyword arguments);
+        * a ``list`` of examples (e.g. strings): grouped by ``batch_size`` and
+          turned into batches by ``collate``; the examples are kept in the
+          result's ``inputs``;
+        * any other iterable (a DataLoader, a generator): each item is one
+          batch, as above; a plain list/tuple item such as ``[x, y]`` gives
+          its first element as the model input (with ``forward=``, the whole
+          item is handed to ``forward``).
+
+        A plain ``tuple`` is refused (examples or arguments? use a list or
+        ``rnndyn.Args``). An adapter may take over inputs of its own kind
+        (e.g. a PyTorch ``PackedSequence``) through its ``split`` method.
     layer : str, list of str, or None
-        Recurrent layer name(s); ``None`` means the model's only recurrent
-        layer.
+        Recurrent layer name(s) (:func:`layers` lists them); ``None`` means
+        the model's only recurrent module (the top layer of a stacked one).
     state : str or list of str, default "h"
         State(s) to record: ``"h"``, ``"c"`` or gate names (the layer lists
         them). Every (layer, state) pair is captured in one forward pass and
@@ -82,7 +105,9 @@ def capture(
         Real input steps of every sequence of ``inputs`` (all batches
         together); steps after that are padding.
     batch_size : int, default 256
-        Sequences per batch (arrays, dicts and lists of examples).
+        Sequences per batch, for inputs rnndyn slices (arrays, ``Args``,
+        dicts, dataclasses, lists of examples). An iterable's items are the
+        batches: giving ``batch_size`` with one is an error.
     progress : bool, default True
         Show a tqdm progress bar (counting sequences).
     device : optional
@@ -91,6 +116,22 @@ def capture(
     collate : callable, optional
         Turns a list of examples into one batch; default: stack them (they
         must have equal shapes).
+    batch_axis : int, dict or None
+        Where the sequences lie in the input arrays. ``None``: axis 0, unless
+        the adapter proves otherwise (a bare time-major PyTorch module takes
+        ``(steps, sequences, features)``: axis 1). An int: every input array
+        (e.g. ``1`` for time-major tokens and ``(layers, sequences, units)``
+        states). A dict by argument (``rnndyn.Args`` positions and keywords,
+        dict keys, dataclass fields): e.g. ``{"hidden": 1}``; ``None`` passes
+        that argument whole to every batch. Arguments not named use axis 0.
+        rnndyn never transposes: when the model provably reads its sequences
+        along another axis than the one given (or than 0), it says so.
+    forward : callable, optional
+        ``forward(model, batch)`` runs the model on one batch instead of
+        ``model(batch)``: the escape hatch for any signature, e.g.
+        ``forward=lambda model, b: model(b["tokens"], b["hidden"])``. The
+        batch is cut from ``inputs`` as above (a tuple is allowed here and
+        sliced element by element); what ``forward`` returns is ignored.
 
     Returns
     -------
@@ -117,7 +158,9 @@ def capture(
     >>> traj.units["state"].tolist()
     ['h', 'h', 'h', 'z', 'z', 'z']
     """
-    run = _prepare(model, inputs, layer, state, lengths, batch_size, progress, device, collate)
+    run = _prepare(
+        model, inputs, layer, state, lengths, batch_size, progress, device, collate, batch_axis, forward
+    )
     result = _join(run, run.plan.total)
     raw = run.plan.raw_inputs if run.plan.raw_inputs is not None else _raw_for_split(inputs, run)
     if raw is not None:
@@ -174,10 +217,12 @@ def iter_capture(
     state: str | Sequence[str] = "h",
     *,
     lengths: Any = None,
-    batch_size: int = 256,
+    batch_size: int = BATCH_SIZE,
     progress: bool = True,
     device: Any = None,
     collate: Callable[[list[Any]], Any] | None = None,
+    batch_axis: int | Mapping[int | str, int | None] | None = None,
+    forward: Callable[[Any, Any], Any] | None = None,
 ) -> Iterator[Trajectories]:
     """Like :func:`capture`, but yield one :class:`Trajectories` per batch.
 
@@ -194,7 +239,9 @@ def iter_capture(
     >>> [p.n_sequences for p in iter_capture(model, x, batch_size=4, progress=False)]
     [4, 4, 2]
     """
-    return _prepare(model, inputs, layer, state, lengths, batch_size, progress, device, collate)
+    return _prepare(
+        model, inputs, layer, state, lengths, batch_size, progress, device, collate, batch_axis, forward
+    )
 
 
 def _raw_for_split(inputs: Any, run: _Run) -> Sequence[Any] | None:
@@ -215,6 +262,7 @@ class _Run:
     splitter: LengthsSplitter
     progress: bool
     device: Any
+    forward: Callable[[Any, Any], Any] | None = None
     sizes: list[int | None] = field(default_factory=list)
     lengths: list[np.ndarray | None] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
@@ -222,6 +270,8 @@ class _Run:
     current: int | None = None
     exhausted: bool = False
     n_done: int = 0
+    pending: dict[int, Any] = field(default_factory=dict)
+    forms: frozenset[str] = frozenset()
     _gen: Iterator[Trajectories] | None = None
 
     def __iter__(self) -> Iterator[Trajectories]:
@@ -264,16 +314,16 @@ class _Run:
                         "batch must be the same kind of model input (the same array type, the "
                         "same dict keys). Convert them alike, e.g. all to numpy arrays."
                     )
-                n = n_sequences(data)
+                if isinstance(data, Args) and "args" not in self.forms:
+                    raise _no_form(self.adapter, "rnndyn.Args batches")
+                n = self.plan.count(data)
                 if n == 0:
                     raise RnndynError(
                         f"inputs: batch {index} holds no sequences ({describe(data)}); every "
                         "batch must hold at least one. Drop empty batches from the iterable."
                     )
                 # arrays and dicts were checked whole, up front
-                check_input_values(
-                    data, "inputs", offset=offset, finite=self.plan.kind not in ("array", "mapping")
-                )
+                check_input_values(data, "inputs", offset=offset, finite=self.plan.kind != "structured")
                 lengths = self.splitter.take(n, index, data)
             except RnndynError as exc:
                 _noted(exc, f"Preparing batch {index}: ")
@@ -284,7 +334,8 @@ class _Run:
             self.lengths.append(lengths)
             self.shapes.append(describe(data))
             self.ndims.append(getattr(data, "ndim", None) if not isinstance(data, Mapping) else None)
-            yield Batch(data, lengths, index)
+            self.pending[index] = data
+            yield Batch(data, lengths, index, self.forward)
             index += 1
         self.current = None
         if index == 0:
@@ -317,14 +368,17 @@ class _Run:
         bar = tqdm(total=self.plan.total, disable=not self.progress, unit="seq", desc="rnndyn.capture")
         gen: Any = None
         first: Trajectories | None = None
+        streams = _Streams()
         try:
             gen = self._guard(lambda: iter(adapter.capture(feeder, self.targets, device=self.device)))
             k = 0
             while True:
                 try:
-                    part = self._guard(lambda: next(gen))
+                    with streams.active():
+                        part = self._guard(lambda: next(gen))
                 except StopIteration:
                     break
+                part = self._fit_steps(part, k, first)
                 first = self._check_part(part, k, first)
                 bar.update(part.n_sequences)
                 self.n_done += part.n_sequences
@@ -369,9 +423,9 @@ class _Run:
             name = getattr(self.adapter, "framework", type(self.adapter).__name__)
             raise RnndynError(
                 f"Capturing {self._where()} failed: the {name} adapter raised {one_line(exc)}. "
-                "Usually the inputs do not fit the model: check that they have the shape "
-                "(sequences along axis 0), dtype and values the model expects. If they do, "
-                "report it to the adapter's authors."
+                "Usually the inputs do not fit the model: check that they are what model(...) "
+                "takes (shape, with the sequences along the batch axis: batch_axis=), dtype and "
+                "values. If they are, report it to the adapter's authors."
             ) from exc
 
     def _bug(self, what: str) -> RnndynError:
@@ -382,12 +436,25 @@ class _Run:
             f"plugin; the protocol is described in {DOCS}."
         )
 
+    def _fit_steps(self, part: Any, k: int, first: Trajectories | None) -> Any:
+        """Pad a masked batch (the model packed it itself, to its own longest sequence) with
+        padding steps at the end, to the inputs' step count (or batch 0's): lengths unchanged."""
+        if not isinstance(part, Trajectories) or not part.masked:
+            return part
+        target = first.n_steps if first is not None else self.plan.n_steps
+        if target is None or part.n_steps >= target:
+            return part
+        if part.n_sequences and int(np.max(part.lengths)) > part.n_steps:
+            return part  # lengths beyond the steps: _check_part / Trajectories say so
+        return _pad_steps(part, target)
+
     def _check_part(self, part: Any, k: int, first: Trajectories | None) -> Trajectories:
         if not isinstance(part, Trajectories):
             raise self._bug(f"part {k} is a {type(part).__name__}, not a Trajectories")
         if k >= len(self.sizes):
             raise self._bug(f"it yielded part {k} but only {len(self.sizes)} batches were read")
         n = self.sizes[k]
+        data = self.pending.pop(k, None)
         if n is not None and part.n_sequences != n:
             if self.ndims[k] == 2 and part.n_sequences == 1:
                 raise RnndynError(
@@ -396,11 +463,22 @@ class _Run:
                     f"sequences ({n} of them). Pass sequences along axis 0: x[None] for one "
                     "sequence, shape (1, steps, features)."
                 )
-            raise self._bug(
-                f"batch {k} holds {n} sequences along axis 0 ({self.shapes[k]}) but its "
-                f"trajectories hold {part.n_sequences}. If the model does not take the sequences "
-                "along axis 0 (time-major inputs), transpose the inputs so that they do; "
-                "otherwise"
+            layout = self.plan.layout
+            hint = layout.time_major_hint(data, part.n_sequences) if layout is not None else None
+            if hint is not None:
+                raise RnndynError(
+                    f"inputs: batch {k} ({self.shapes[k]}) holds {n} sequences along its batch "
+                    f"axis, but the model ran {part.n_sequences}. {hint}"
+                )
+            raise RnndynError(
+                f"inputs: batch {k} ({self.shapes[k]}) holds {n} sequences along its batch axis, but "
+                f"the captured layers ran {part.n_sequences} sequences, so the trajectories cannot be "
+                "matched to the inputs' sequences. Check the inputs' layout: say where the sequences "
+                "lie with batch_axis= (e.g. batch_axis=1 for time-major inputs); a layer that runs "
+                "other sequences than the inputs' (a model that reshapes them) cannot be captured "
+                "from these inputs: capture a sub-model fed that layer's own inputs. If the inputs "
+                "are laid out as the model takes them, the adapter yielded the wrong number of "
+                "sequences: report it to the adapter's authors."
             )
         given = self.lengths[k]
         if given is not None and not np.array_equal(part.lengths, given):
@@ -411,15 +489,69 @@ class _Run:
                 raise self._bug(f"it captured {pairs} for the targets {self.targets}")
             return part.take(slice(0, 0))  # keep the layout only, not the batch's memory
         if part.n_steps != first.n_steps:
+            packed = (
+                " The model packs its inputs (masked trajectories): pass the inputs as one padded "
+                "array (rnndyn pads every batch to its step count), or capture with one batch."
+                if part.masked
+                else ""
+            )
             raise RnndynError(
                 f"Batch {k} ({self.shapes[k]}) gave {part.n_steps} steps but batch 0 gave "
                 f"{first.n_steps}; batches cannot be joined. Pad every sequence to one "
                 "length (and pass the real lengths with lengths=), or capture the groups "
-                "separately."
+                f"separately.{packed}"
             )
         if not part.units.equals(first.units):
             raise self._bug(f"batch {k} has another units table than batch 0")
         return first
+
+
+def _pad_steps(part: Trajectories, n_steps: int) -> Trajectories:
+    """``part`` with zero padding steps appended up to ``n_steps`` (numpy or the framework's arrays)."""
+    states = part.states
+    n, t, u = states.shape
+    if isinstance(states, np.ndarray):
+        out: Any = np.zeros((n, n_steps, u), dtype=states.dtype)
+    else:
+        import array_api_compat
+
+        xp = array_api_compat.array_namespace(states)
+        out = xp.zeros((n, n_steps, u), dtype=states.dtype, device=array_api_compat.device(states))
+    out[:, :t] = states
+    return part._replace(states=out)
+
+
+def _no_form(adapter: Any, what: str) -> RnndynError:
+    name = getattr(adapter, "framework", type(adapter).__name__)
+    return RnndynError(
+        f"The {name} adapter does not take {what} yet; pass the model's one input (an array, or a "
+        "dict of arrays) as inputs, or wrap the model so that it takes one."
+    )
+
+
+class _Streams:
+    """The random streams (numpy's and Python's global generators) of one capture.
+
+    A model that samples draws from a stream that starts where the user's
+    generator stood and runs on from batch to batch; around each batch the
+    user's own state is put back, so a capture leaves it as it found it.
+    """
+
+    def __init__(self) -> None:
+        self.np = np.random.get_state()
+        self.py = random.getstate()
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        user = (np.random.get_state(), random.getstate())
+        np.random.set_state(self.np)
+        random.setstate(self.py)
+        try:
+            yield
+        finally:
+            self.np, self.py = np.random.get_state(), random.getstate()
+            np.random.set_state(user[0])
+            random.setstate(user[1])
 
 
 def _noted(exc: RnndynError, prefix: str = "") -> RnndynError:
@@ -440,16 +572,63 @@ def _prepare(
     progress: Any,
     device: Any,
     collate: Any,
+    batch_axis: Any = None,
+    forward: Any = None,
 ) -> _Run:
+    given = batch_size is not BATCH_SIZE
     with _hint("Pass the number of sequences per batch, e.g. batch_size=256."):
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     with _hint("progress=False hides the progress bar."):
         progress = check_bool(progress, "progress")
     adapter = find_adapter(model)
+    forms = frozenset(getattr(adapter, "input_forms", ()) or ())
+    if forward is not None and "forward" not in forms:
+        raise _no_form(adapter, "forward=")
+    if isinstance(inputs, Args) and "args" not in forms:
+        raise _no_form(adapter, "rnndyn.Args inputs")
     targets = resolve_targets(list(adapter.layers()), layer, state)
-    plan = plan_batches(inputs, batch_size, adapter=adapter, collate=collate)
+    plan = plan_batches(
+        inputs,
+        batch_size,
+        adapter=adapter,
+        collate=collate,
+        batch_axis=batch_axis,
+        forward=forward,
+        batch_size_given=given,
+    )
     splitter = LengthsSplitter(check_lengths_arg(lengths, plan.total))
-    return _Run(adapter, targets, plan, splitter, progress, device)
+    return _Run(adapter, targets, plan, splitter, progress, device, forward, forms=forms)
+
+
+def layers(model: Any) -> Any:
+    """The recurrent layers the adapter for ``model`` finds, as a table.
+
+    One row per name ``layer=`` takes: ``layer``, ``type`` (the framework's
+    class), ``units`` (of ``h``, per direction), ``directions``, ``stacked``
+    (layers of a stacked module; its name means the top one), ``layout``
+    (``batch-first``, ``time-major``, ``steps = calls`` for a cell driven by a
+    loop, or ``unknown``) and ``states`` (``h``, ``c`` and the gates).
+
+    Parameters
+    ----------
+    model : object
+        A model of any framework with an installed adapter plugin.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> import rnndyn
+    >>> from rnndyn_numpyrnn import NumpyRNN
+    >>> rnndyn.layers(NumpyRNN.random(n_inputs=2, n_units=3, seed=0))[["layer", "type", "units"]]
+      layer      type  units
+    0   rnn  NumpyRNN      3
+    """
+    from ._batching import layers_table
+
+    return layers_table(list(find_adapter(model).layers()))
 
 
 @contextmanager
@@ -463,6 +642,8 @@ def _hint(what: str) -> Iterator[None]:
 
 def _kind_of(data: Any) -> str:
     """What kind of model input a batch is, to tell when a stream of batches changes kind."""
+    if isinstance(data, Args):
+        return f"rnndyn.Args with the arguments {[k for k, _ in data.items()]}"
     if isinstance(data, Mapping):
         return f"a dict with the keys {sorted(map(str, data))}"
     cls = type(data)

@@ -46,8 +46,8 @@ from ._cells import ACTIVATIONS, GRUCell, LSTMCell, RNNCell, StepCell, check_cel
 from ._linear_response import predicted_msd_plateau, predicted_relaxation, relaxation_times
 from ._state_units import as_inputs, as_point, initial_states, trajectory_states
 from ._validation import check_float, check_int, to_numpy
-from .plugins import step_map
 from .errors import RnndynError
+from .plugins import step_map
 from .trajectories import Trajectories
 
 __all__ = [

@@ -84,17 +84,20 @@ def discover(model: nn.Module) -> dict[str, Entry]:
         typ = type(module).__name__
         states = STATES[kind]
         if cell:
-            info = LayerInfo(name, typ, states, ("forward",), int(module.hidden_size))
+            info = LayerInfo(name, typ, states, ("forward",), int(module.hidden_size), 1, "steps = calls")
             entries[name] = Entry(name, module, kind, True, 0, info)
             continue
         dirs = ("forward", "backward") if module.bidirectional else ("forward",)
         n_h = int(getattr(module, "proj_size", 0) or module.hidden_size)
         top = int(module.num_layers) - 1
-        entries[name] = Entry(name, module, kind, False, top, LayerInfo(name, typ, states, dirs, n_h))
+        layout = "batch-first" if module.batch_first else "time-major"
+        info = LayerInfo(name, typ, states, dirs, n_h, top + 1, layout)
+        entries[name] = Entry(name, module, kind, False, top, info)
         if top > 0:
             for k in range(top + 1):
                 sub = f"{name}.l{k}"
-                entries[sub] = Entry(sub, module, kind, False, k, LayerInfo(sub, typ, states, dirs, n_h))
+                info = LayerInfo(sub, typ, states, dirs, n_h, 1, layout)
+                entries[sub] = Entry(sub, module, kind, False, k, info)
     return entries
 
 

@@ -172,6 +172,8 @@ def fused_call(module: nn.RNNBase, record: tuple, name: str) -> FusedCall:
     args, kwargs, output = record
     x = _arg(args, kwargs, 0, "input")
     hx = _arg(args, kwargs, 1, "hx")
+    if type(hx) is list:  # an LSTM state passed as [h, c] (PyTorch reads it like (h, c))
+        hx = tuple(hx)
     out = output[0]
     if isinstance(x, PackedSequence):
         B = int(x.batch_sizes[0])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -10,8 +12,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnndyn._batching import check_states_finite, one_line
-from rnndyn.adapter import Batch, LayerInfo, check_targets
+from rnndyn._batching import check_states_finite, describe, one_line
+from rnndyn.adapter import Args, Batch, LayerInfo, call_model, check_targets
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
 
@@ -72,6 +74,8 @@ class TorchAdapter:
 
     framework = "torch"
     own_recurrence: bool = True
+    #: input forms beyond one argument: rnndyn.Args batches and forward= (see rnndyn.adapter)
+    input_forms = frozenset({"args", "forward"})
 
     def __init__(self, model: nn.Module) -> None:
         if not isinstance(model, nn.Module):
@@ -96,6 +100,32 @@ class TorchAdapter:
         return [e.info for e in self._entries.values()]
 
     # ------------------------------------------------------------------ inputs
+    def batch_axis(self, key: int | str, value: Any) -> int | None:
+        """The axis a bare recurrent module provably reads its sequences along, or ``None``.
+
+        A model that *is* an ``nn.LSTM``/``GRU``/``RNN`` takes ``input`` of
+        shape ``(sequences, steps, features)`` when ``batch_first`` and
+        ``(steps, sequences, features)`` otherwise, and its state ``hx`` as
+        ``(layers * directions, sequences, units)``. Anything else (a model
+        containing such modules, unbatched 2-d inputs): ``None``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> a = TorchAdapter(torch.nn.LSTM(3, 4))
+        >>> a.batch_axis(0, torch.zeros(7, 2, 3)), a.batch_axis("hx", (torch.zeros(1, 2, 4),) * 2)
+        (1, 1)
+        """
+        m = self.model
+        if not isinstance(m, nn.RNNBase):
+            return None
+        if key in (0, "input"):
+            dim = value.dim() if isinstance(value, Tensor) else getattr(value, "ndim", None)
+            return (0 if m.batch_first else 1) if dim == 3 else None
+        if key in (1, "hx"):
+            return 1
+        return None
+
     def split(self, inputs: Any, batch_size: int) -> Iterator[Any] | None:
         """Batches of a ``PackedSequence``, which the core cannot slice.
 
@@ -141,14 +171,15 @@ class TorchAdapter:
         Parameters
         ----------
         batches : iterable of Batch
-            ``Batch.data`` is the model input: a tensor, a ``PackedSequence``,
-            a numpy array (converted; floats to the model's dtype), a plain
-            tuple (passed as positional arguments) or a plain dict (keyword
-            arguments).
-            Tensors are moved to the model's device. Sequences are along
-            axis 0, as everywhere in rnndyn: when the model *is* a time-major
-            recurrent module (``batch_first=False``), 3-d tensors are
-            transposed to ``(steps, batch, features)`` before the call.
+            ``Batch.data`` is what the model is called with (see
+            :func:`rnndyn.adapter.call_model`): ``model(data)`` for a tensor,
+            a ``PackedSequence``, a numpy array (converted; floats to the
+            model's dtype), a dict, a dataclass or a tuple (one argument);
+            ``model(*args, **kwargs)`` for :class:`rnndyn.Args`;
+            ``batch.forward(model, data)`` when given. Arrays (also inside
+            tuples, lists, dicts and dataclasses) are moved to the model's
+            device. Nothing is transposed: a time-major model gets
+            ``(steps, sequences, ...)`` as it takes them.
         targets : sequence of (layer, state)
             Validated pairs (see :meth:`layers`).
         device : str or torch.device, optional
@@ -188,6 +219,7 @@ class TorchAdapter:
 
     def _batches(self, batches: Iterable[Batch], plan: Plan, out_device: Any) -> Iterator[Trajectories]:
         pool = Pool()  # a batch's result memory, reused once the caller dropped it
+        self._rng = _TorchStream()
         for batch in batches:
             if not isinstance(batch, Batch):
                 raise RnndynError(
@@ -200,13 +232,8 @@ class TorchAdapter:
         model = self.model
         param = next(iter(model.parameters()), None)
         _check_library(batch.data)
-        data = _to_device(
-            batch.data,
-            param.device if param is not None else torch.device("cpu"),
-            param.dtype if param is not None else torch.get_default_dtype(),
-        )
-        if isinstance(model, nn.RNNBase) and not model.batch_first and _is_3d(data):
-            data = data.transpose(0, 1)  # rnndyn inputs hold sequences along axis 0
+        dev = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None else torch.get_default_dtype()
         stores: list[list] = [[] for _ in plan.modules]
         flags = [(m, m.training) for m in model.modules()]
         handles = []
@@ -217,22 +244,21 @@ class TorchAdapter:
                 handles.append(mp.module.register_forward_hook(make_hook(store), with_kwargs=True))
             for name, emb in self._embeddings:
                 handles.append(emb.register_forward_pre_hook(_id_check(name, emb, batch.index)))
-            with torch.no_grad(), own_forwards(owned, plan.n_units, pool) as owns:
+            with torch.no_grad(), own_forwards(owned, plan.n_units, pool) as owns, self._rng.active():
                 try:
-                    if type(data) is tuple:  # not a PackedSequence or other namedtuple
-                        model(*data)
-                    elif type(data) is dict:
-                        model(**data)
-                    else:
-                        model(data)
+                    call_model(model, batch, lambda data: _to_device(data, dev, dtype))
                 except RnndynError:
                     raise
                 except Exception as exc:
+                    via = (
+                        "your forward= function" if batch.forward is not None else "the model's forward pass"
+                    )
                     raise RnndynError(
-                        f"inputs: batch {batch.index} ({_describe(batch.data)}) does not fit the "
-                        f"model, whose forward pass raised {one_line(exc)}. {self._expects()} "
-                        "Pass inputs shaped (sequences, steps, features) with the features, "
-                        "dtype and value range the model was trained on."
+                        f"inputs: batch {batch.index} ({describe(batch.data)}) does not fit the "
+                        f"model: {via} raised {one_line(exc)}. {self._expects()} "
+                        "Pass exactly what model(...) takes (rnndyn.Args(...) for several "
+                        "arguments, batch_axis= where the sequences are not along axis 0), with "
+                        "the features, dtype and value range the model was trained on."
                     ) from exc
             with torch.no_grad():
                 states, lengths, masked = self._states(batch, plan, stores, owns, pool)
@@ -277,6 +303,7 @@ class TorchAdapter:
                 calls.append(cell_calls(mp.module, mp.kind, store, name))
                 continue
             fc = [fused_call(mp.module, rec, name) for rec in store]
+            _refuse_hidden_padding(mp.module, fc, name)
             if len(fc) > 1 and any(c.lengths is not None for c in fc):
                 raise RnndynError(
                     f"layer {name!r} was called {len(fc)} times in one forward pass with a "
@@ -371,11 +398,36 @@ class TorchAdapter:
         return B, T, np.full(B, T, dtype=np.int64), False
 
 
-def _describe(data: Any) -> str:
-    shape = getattr(data, "shape", None)
-    if shape is not None:
-        return f"shape {tuple(shape)}, dtype {getattr(data, 'dtype', '?')}"
-    return type(data).__name__
+class _TorchStream:
+    """The torch random stream of one capture (CPU, and every CUDA device once CUDA is up).
+
+    A model that samples draws from a stream that starts where the user's
+    generator stood and runs on from batch to batch; around each batch the
+    user's state is put back, so the capture leaves torch's generators as it
+    found them.
+    """
+
+    def __init__(self) -> None:
+        self.cpu = torch.random.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        user_cpu = torch.random.get_rng_state()
+        cuda_up = torch.cuda.is_initialized()
+        user_cuda = torch.cuda.get_rng_state_all() if cuda_up else None
+        torch.random.set_rng_state(self.cpu)
+        if cuda_up and self.cuda is not None:
+            torch.cuda.set_rng_state_all(self.cuda)
+        try:
+            yield
+        finally:
+            self.cpu = torch.random.get_rng_state()
+            torch.random.set_rng_state(user_cpu)
+            if torch.cuda.is_initialized():
+                self.cuda = torch.cuda.get_rng_state_all()
+                if user_cuda is not None:
+                    torch.cuda.set_rng_state_all(user_cuda)
 
 
 #: array libraries whose arrays a PyTorch model cannot take
@@ -384,8 +436,9 @@ _FOREIGN = ("tensorflow", "jax", "jaxlib", "keras", "tf_keras", "dask", "cupy", 
 
 def _check_library(data: Any) -> None:
     """Refuse arrays of another framework (a tf.Tensor given to a torch model)."""
-    items = data.values() if type(data) is dict else data if type(data) in (list, tuple) else [data]
-    for x in items:
+    from rnndyn._batching import _leaves
+
+    for _, x in _leaves(data, "inputs"):
         lib = type(x).__module__.split(".")[0]
         if lib in _FOREIGN:
             raise RnndynError(
@@ -466,8 +519,39 @@ def _id_check(name: str, emb: nn.Embedding, index: int) -> Any:
     return hook
 
 
-def _is_3d(data: Any) -> bool:
-    return isinstance(data, Tensor) and data.dim() == 3
+_OWN_FORWARDS = (nn.LSTM.forward, nn.GRU.forward, nn.RNN.forward)
+
+
+def _refuse_hidden_padding(module: nn.Module, calls: list[FusedCall], name: str) -> None:
+    """Refuse a subclass whose own ``forward`` packs and pads internally (its tensor output is
+    exactly zero after some step of some sequences, not all): rnndyn would take the padding for
+    real steps, and joined calls would put it in the middle of the trajectory."""
+    if type(module).forward in _OWN_FORWARDS and "forward" not in vars(module):
+        return
+    for j, call in enumerate(calls):
+        if call.lengths is not None or not isinstance(call.out, Tensor) or call.out.dim() != 3:
+            continue
+        h = call.out if module.batch_first else call.out.transpose(0, 1)
+        zero = (h == 0).all(dim=2)  # (B, T): every unit exactly zero
+        tail = zero.flip(1).int().cumprod(dim=1).sum(dim=1)  # trailing all-zero steps per sequence
+        if not bool((tail > 0).any()) or bool((tail > 0).all()):
+            continue
+        i = int(torch.nonzero(tail > 0)[0, 0])
+        real = int(h.shape[1] - tail[i])
+        where = (
+            f"joining its {len(calls)} calls along steps would put that padding in the middle of the "
+            "trajectory (call " + str(j) + ")"
+            if len(calls) > 1
+            else "rnndyn would report that padding as real steps"
+        )
+        raise RnndynError(
+            f"layer {name!r} ({type(module).__name__}, a subclass with a forward of its own) pads "
+            f"its output inside that forward: sequence {i} of the batch is exactly zero after step "
+            f"{real - 1} of {int(h.shape[1])}, as pad_packed_sequence leaves it, and {where}. Padding "
+            "that a layer hides inside its own forward is not supported yet. Capture a model that "
+            "hands the plain nn.LSTM/GRU/RNN a PackedSequence itself (rnndyn then reads the lengths), "
+            "or capture each call's sequences separately, unpadded."
+        )
 
 
 def _first_name(mp: Any) -> str:
@@ -517,4 +601,11 @@ def _to_device(data: Any, device: torch.device, dtype: torch.dtype) -> Any:
         return [_to_device(d, device, dtype) for d in data]
     if type(data) is dict:
         return {k: _to_device(v, device, dtype) for k, v in data.items()}
+    if isinstance(data, Args):
+        return Args(*_to_device(data.args, device, dtype), **_to_device(data.kwargs, device, dtype))
+    if isinstance(data, tuple) and hasattr(type(data), "_fields"):  # a named tuple
+        return type(data)(*(_to_device(v, device, dtype) for v in data))
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        fields = [f.name for f in dataclasses.fields(data) if f.init]
+        return dataclasses.replace(data, **{f: _to_device(getattr(data, f), device, dtype) for f in fields})
     return data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -125,7 +126,7 @@ def test_bad_state(state, error, said):
 )
 def test_bad_layer_lists_the_layers_that_exist(layer, error, said):
     msg = raises(said, run, layer=layer, error=error)
-    assert "'lstm' (LSTM; states h, c, i, f, g, o; forward; 4 units)" in msg
+    assert "'lstm' (LSTM; states h, c, i, f, g, o; forward; 4 units; batch-first)" in msg
 
 
 def test_duplicate_layers():
@@ -203,7 +204,11 @@ def _nan_at(seq: int, step: int, value: float = NAN) -> torch.Tensor:
         (lambda: _gen(), "inputs yielded no batches.*fresh one"),
         (lambda: iter([]), "inputs yielded no batches"),
         (lambda: _gen(X[:2], X[2:].numpy()), "batch 1 is a numpy.ndarray but batch 0 was a torch.Tensor"),
-        (lambda: _gen({"input": X[:2]}, {"x": X[2:]}), "batch 1 is a dict with the keys \\['x'\\]"),
+        # a dict is the model's one argument; keyword arguments are rnndyn.Args(**kwargs)
+        (
+            lambda: _gen(rnndyn.Args(input=X[:2]), rnndyn.Args(x=X[2:])),
+            "batch 1 is rnndyn.Args with the arguments \\['x'\\]",
+        ),
         (lambda: _gen(X[:2], X[:0]), "batch 1 holds no sequences"),
         (lambda: _object_array(), "numpy array of dtype object.*ndarray values.*lengths="),
         (lambda: _nan_at(2, 3), r"inputs holds a non-finite value \(nan\) at sequence 2, step 3"),
@@ -217,7 +222,10 @@ def _nan_at(seq: int, step: int, value: float = NAN) -> torch.Tensor:
     ],
 )
 def test_bad_inputs(make, said):
-    msg = raises(said, run, inputs=make(), batch_size=3)
+    inputs = make()
+    # batch_size applies to inputs rnndyn slices; an iterable's items are the batches
+    kw = {} if isinstance(inputs, Iterator) else {"batch_size": 3}
+    msg = raises(said, run, inputs=inputs, **kw)
     assert "inputs" in msg or "example" in msg
 
 
