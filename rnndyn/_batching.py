@@ -16,7 +16,11 @@ the sequences. Tried in this order (after the adapter's own ``split``):
   handed to it whole).
 
 A plain ``tuple`` as the inputs is refused unless ``forward=`` is given: it
-could be examples or several arguments, and rnndyn never guesses which.
+could be examples or several arguments, and rnndyn never guesses which. An
+adapter that can prove a plain list or tuple is its model's one argument (a
+multi-input Keras model's ``[a, b]``) says so through ``one_argument(inputs)``;
+it is then sliced as ``rnndyn.Args(inputs)`` (and so is the model input of an
+iterable's item).
 """
 
 from __future__ import annotations
@@ -624,7 +628,18 @@ def _example_batches(x: Sequence[Any], batch_size: int, collate: Callable[[list[
         yield data
 
 
-def _iterable_batches(x: Any, whole: bool) -> Iterator[Any]:
+def _one_argument_of(adapter: Any) -> Callable[[Any], bool] | None:
+    """The adapter's ``one_argument(inputs)``: True when a plain list or tuple is the model's
+    one argument (a multi-input Keras model's ``[a, b]``), not examples; else ``None``."""
+    found = getattr(adapter, "one_argument", None)
+    if not callable(found):
+        return None
+    return lambda inputs: type(inputs) in (list, tuple) and bool(found(inputs))
+
+
+def _iterable_batches(
+    x: Any, whole: bool, one_argument: Callable[[Any], bool] | None = None
+) -> Iterator[Any]:
     for i, item in enumerate(x):
         if type(item) in (list, tuple) and not whole:  # [inputs, targets] as a DataLoader yields them
             if not item:
@@ -633,6 +648,8 @@ def _iterable_batches(x: Any, whole: bool) -> Iterator[Any]:
                     "the model input, or a list/tuple whose first element is the model input."
                 )
             item = item[0]
+        if one_argument is not None and one_argument(item):
+            item = Args(item)  # ([a, b], y) from a multi-input Keras model's data set
         yield item
 
 
@@ -688,6 +705,9 @@ def plan_batches(
             f"inputs is a {type(inputs).__name__}, which has no order, so the trajectories "
             "could not be matched to the sequences; pass a list (e.g. sorted(inputs))."
         )
+    one_argument = _one_argument_of(adapter) if forward is None and collate is None else None
+    if one_argument is not None and one_argument(inputs):
+        inputs = Args(inputs)  # the model's one argument, e.g. a Keras model([a, b])
     if type(inputs) is tuple and forward is None:
         raise _refuse_tuple("inputs")
     if isinstance(inputs, Mapping) and not inputs:
@@ -735,7 +755,9 @@ def plan_batches(
                 "DataLoader(..., batch_size=...)) and leave batch_size out, or pass one array to "
                 "have rnndyn batch it."
             )
-        return Plan(_iterable_batches(inputs, forward is not None), None, None, "iterable", layout)
+        return Plan(
+            _iterable_batches(inputs, forward is not None, one_argument), None, None, "iterable", layout
+        )
     raise RnndynError(f"inputs must be {_FORMS}; got {type(inputs).__name__}.")
 
 

@@ -153,7 +153,9 @@ class Adapter(Protocol):
     # adapter handles beyond one array or dict argument: ``"args"`` (rnndyn.Args
     # batches) and ``"forward"`` (Batch.forward); ``batch_axis(key, value)``, the
     # axis a model provably reads its sequences along for one argument, or None;
-    # ``split(inputs, batch_size)``.
+    # ``split(inputs, batch_size)``; ``one_argument(inputs)``, True when a plain list or
+    # tuple is provably the model's one argument (not examples), e.g. a multi-input Keras
+    # model's ``[a, b]``: the core then batches it as ``Args(inputs)`` (needs "args").
 
     def layers(self) -> list[LayerInfo]:
         """Every recurrent layer of the model, in the model's order."""

@@ -92,7 +92,9 @@ def capture(
           item is handed to ``forward``).
 
         A plain ``tuple`` is refused (examples or arguments? use a list or
-        ``rnndyn.Args``). An adapter may take over inputs of its own kind
+        ``rnndyn.Args``), unless the adapter proves that a list or tuple is
+        the model's one argument (a multi-input Keras model's ``[a, b]``,
+        sliced as ``rnndyn.Args([a, b])``). An adapter may take over inputs of its own kind
         (e.g. a PyTorch ``PackedSequence``) through its ``split`` method.
     layer : str, list of str, or None
         Recurrent layer name(s) (:func:`layers` lists them); ``None`` means

@@ -81,9 +81,33 @@ def _base_class() -> type:
             self.cell = cell
             self.states = states
             self.units = int(cell.units)
-            self.state_size = [self.units] * self.n_states
             self.output_size = self.units * len(states)
+            # JAX's masked RNN loop repeats ``states[0]`` as the output of a masked step (it
+            # assumes the first state is the previous output); there the cell carries its
+            # previous output as an extra first state (zeros at the start, as elsewhere).
+            self.carries_output = keras.backend.backend() == "jax"
+            lead = [self.output_size] if self.carries_output else []
+            self.state_size = lead + [self.units] * self.n_states
             self.built = True  # the weights are the cell's, built already
+
+        def step(self, inputs: Any, states: Any) -> tuple[Any, list[Any]]:
+            """The cell's own step on its own states (without the carried output)."""
+            raise NotImplementedError
+
+        def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+            states = list(states) if keras.tree.is_nested(states) else [states]
+            if not self.carries_output:
+                return self.step(inputs, states)
+            out, new = self.step(inputs, states[1:])
+            return out, [out, *new]
+
+        def full_initial_state(self, init: Any) -> Any:
+            """``init`` (the layer's own initial states) with the carried output's zeros first."""
+            if init is None or not self.carries_output:
+                return init
+            ops, flat = keras.ops, keras.tree.flatten(init)
+            zeros = ops.repeat(ops.zeros_like(flat[0][:, :1]), self.output_size, axis=1)
+            return [zeros, *flat]
 
         def get_initial_state(self, batch_size: Any = None) -> list[Any]:
             ops = keras.ops
@@ -106,7 +130,7 @@ def _lstm_class() -> type:
 
         n_states = 2
 
-        def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+        def step(self, inputs: Any, states: Any) -> tuple[Any, list[Any]]:
             ops, cell = keras.ops, self.cell
             h_tm1, c_tm1 = states[0], states[1]
             z = ops.matmul(inputs, cell.kernel)
@@ -132,9 +156,9 @@ def _gru_class() -> type:
     class GRUGates(_base_class()):  # type: ignore[misc]
         """``keras.layers.GRUCell.call`` (inference), every gate kept."""
 
-        def call(self, inputs: Any, states: Any, training: bool = False) -> Any:
+        def step(self, inputs: Any, states: Any) -> tuple[Any, list[Any]]:
             ops, cell, u = keras.ops, self.cell, self.units
-            h_tm1 = states[0] if keras.tree.is_nested(states) else states
+            h_tm1 = states[0]
             x = ops.matmul(inputs, cell.kernel)
             rec_bias = None
             if cell.use_bias:

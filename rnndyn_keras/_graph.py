@@ -289,9 +289,10 @@ def no_grad() -> Any:
 class InterceptRunner:
     """Capture by recording each target layer's call during an eager forward pass."""
 
-    def __init__(self, model: Any, plan: list[tuple[Target, tuple[str, ...]]]) -> None:
+    def __init__(self, model: Any, plan: list[tuple[Target, tuple[str, ...]]], call: Any = None) -> None:
         self.model = model
         self.plan = plan
+        self.call = call  # runs the model on one batch (the user's forward=); default model(data)
         self._twins = {t.name: twins_of(t, states) for t, states in plan}
 
     def run(self, data: Any) -> dict[str, Raw]:
@@ -305,8 +306,13 @@ class InterceptRunner:
                     layer = t.layer
                     patched.append((layer, layer.__dict__.get("call")))
                     layer.call = _recorder(layer.call, records[t.name])
-                kwargs = {"training": False} if getattr(self.model, "_call_has_training_arg", True) else {}
-                self.model(data, **kwargs)
+                if self.call is not None:
+                    self.call(data)
+                else:
+                    kwargs = (
+                        {"training": False} if getattr(self.model, "_call_has_training_arg", True) else {}
+                    )
+                    self.model(data, **kwargs)
             finally:
                 for layer, own in reversed(patched):
                     del layer.call

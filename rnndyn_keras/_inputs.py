@@ -11,6 +11,9 @@ from rnndyn.errors import RnndynError
 from ._graph import graph_of
 
 __all__ = [
+    "input_names",
+    "standardize",
+    "input_list",
     "check_ids",
     "check_library",
     "input_embeddings",
@@ -21,6 +24,99 @@ __all__ = [
     "reset_stateful",
     "restore_stateful",
 ]
+
+
+def input_names(model: Any) -> list[str] | None:
+    """The names of a functional/Sequential model's inputs, in the model's order (else ``None``)."""
+    graph = graph_of(model)
+    if graph is None:
+        return None
+    struct = graph._inputs_struct
+    if isinstance(struct, dict):
+        return list(struct)
+    return [str(kt.name) for kt in graph._inputs]
+
+
+def _unwrap_args(data: Any) -> Any:
+    """``rnndyn.Args(inputs)`` -> ``inputs`` (a Keras model takes its inputs as one argument)."""
+    from rnndyn.adapter import Args
+
+    if not isinstance(data, Args):
+        return data
+    if len(data.args) != 1 or data.kwargs:
+        raise RnndynError(
+            f"inputs: the Keras adapter takes rnndyn.Args(inputs) with exactly one positional "
+            f"argument, the model's inputs as model(inputs) takes them (an array, a list of arrays "
+            f"or a dict keyed by input name); got {data!r:.200}. Keras models take all their "
+            "inputs in that one argument; use forward=lambda model, batch: ... for other calls."
+        )
+    return data.args[0]
+
+
+def standardize(model: Any, data: Any) -> Any:
+    """One batch as the capture graph takes it: ``rnndyn.Args(x)`` unwrapped, and a dict keyed
+    by input name put in the model's input order (as Keras does), refusing unknown or missing
+    names. Models without a functional graph get ``data`` as it is."""
+    data = _unwrap_args(data)
+    graph = graph_of(model)
+    if graph is None or not isinstance(data, dict):
+        return data
+    struct = graph._inputs_struct
+    names = input_names(model) or []
+    unknown = [k for k in data if k not in names]
+    missing = [k for k in names if k not in data]
+    if unknown or missing:
+        said = "; ".join(
+            part
+            for part in (
+                f"unknown name(s) {unknown}" if unknown else "",
+                f"missing input(s) {missing}" if missing else "",
+            )
+            if part
+        )
+        raise RnndynError(
+            f"inputs: a dict batch must be keyed by the model's input names {names} (any order, "
+            f"each once); {said}. Name the arrays like the model's keras.Input(name=...) layers, "
+            "or pass a list with one array per input in that order."
+        )
+    if isinstance(struct, dict):
+        return {k: data[k] for k in names}
+    if isinstance(struct, list | tuple):
+        return [data[k] for k in names]
+    return data[names[0]]
+
+
+def input_list(model: Any, inputs: Any) -> bool:
+    """Whether ``inputs``, a list or tuple, is a multi-input model's one argument (``model([a,
+    b])``) rather than a list of examples: the model has a functional graph taking a list of
+    k > 1 inputs and ``inputs`` holds arrays only. Refuses a wrong number of arrays, and arrays
+    that do not hold the same number of sequences, naming each."""
+    if type(inputs) not in (list, tuple) or not inputs:
+        return False
+    graph = graph_of(model)
+    if graph is None or isinstance(graph._inputs_struct, dict) or len(graph._inputs) < 2:
+        return False
+    if not all(getattr(a, "shape", None) is not None and len(a.shape) >= 1 for a in inputs):
+        return False
+    names = input_names(model) or []
+    what = f"inputs: a {type(inputs).__name__} of {len(inputs)} arrays"
+    if len(inputs) != len(names):
+        raise RnndynError(
+            f"{what}, but the model takes {len(names)} inputs {names} (shapes {expected_shapes(model)}); "
+            "a list of arrays is the model's inputs, as model([...]) takes them: pass one array per "
+            "input in that order, or a dict keyed by input name."
+        )
+    counts = [int(a.shape[0]) if a.shape[0] is not None else None for a in inputs]
+    if len({c for c in counts if c is not None}) > 1:
+        listing = ", ".join(
+            f"inputs[{j}] ({n!r}): {c}" for j, (n, c) in enumerate(zip(names, counts, strict=True))
+        )
+        raise RnndynError(
+            f"{what}, the model's {len(names)} inputs, which do not hold the same number of sequences "
+            f"along axis 0 ({listing}). Every input of the model must hold the same sequences, one "
+            "row per sequence."
+        )
+    return True
 
 
 def flat_inputs(data: Any) -> list[Any]:

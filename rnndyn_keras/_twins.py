@@ -100,6 +100,9 @@ def columns(
 
     outs = []
     for (_, sub), twin, init in zip(target.parts, twins, inits, strict=True):
+        full = getattr(twin.cell, "full_initial_state", None)
+        if full is not None:
+            init = full(init)
         y = twin(x, initial_state=init, mask=mask, training=False)
         outs.append(keras.ops.flip(y, axis=1) if sub.go_backwards else y)
     if len(outs) == 1:

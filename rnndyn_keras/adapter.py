@@ -35,10 +35,12 @@ from ._inputs import (
     check_library,
     expected_shapes,
     input_embeddings,
+    input_list,
     reset_stateful,
     restore_stateful,
     save_stateful,
     shapes,
+    standardize,
 )
 from ._layers import Target, find_targets
 from ._twins import wanted
@@ -69,6 +71,9 @@ class KerasAdapter:
     """
 
     framework = "keras"
+    #: beyond one array or dict: ``rnndyn.Args(inputs)`` (one positional argument, the
+    #: model's inputs) and ``forward=`` (run eagerly, the layers' calls recorded)
+    input_forms = frozenset({"args", "forward"})
 
     def __init__(self, model: Any) -> None:
         import keras
@@ -91,6 +96,17 @@ class KerasAdapter:
         if self._targets is None:
             self._targets = find_targets(self.model)
         return self._targets
+
+    def one_argument(self, inputs: Any) -> bool:
+        """Whether a list or tuple of arrays is the model's inputs, ``model([a, b])``.
+
+        True for a functional or ``Sequential`` model with k > 1 inputs taken as a
+        list and ``inputs`` holding arrays only (a list of examples of such a
+        model would hold k arrays each); the core then slices every array
+        along axis 0 together. A wrong number of arrays, or arrays holding
+        different numbers of sequences, are refused naming each.
+        """
+        return input_list(self.model, inputs)
 
     def layers(self) -> list[LayerInfo]:
         """Every capturable recurrent layer of the model, in the model's order."""
@@ -166,7 +182,7 @@ class KerasAdapter:
         layers = {name: (t, wanted(states)) for name, (t, states) in plan.items()}
         saved = save_stateful(self.model)
         try:
-            runner = _runner_for(self.model, list(layers.values()))
+            runner: Any = None
             embeddings = input_embeddings(self.model)
             for batch in batches:
                 if not isinstance(batch, Batch):
@@ -176,13 +192,20 @@ class KerasAdapter:
                         "the batches."
                     )
                 reset_stateful(saved)
-                check_library(batch.data)
-                check_input_shape(self.model, batch.data)
-                check_ids(embeddings, batch)
+                if batch.forward is not None:  # the user calls the model: run it and record
+                    data, run = batch.data, _forwarded(self.model, layers, batch.forward)
+                else:
+                    data = standardize(self.model, batch.data)
+                    check_library(data)
+                    check_input_shape(self.model, data)
+                    check_ids(embeddings, Batch(data, batch.lengths, batch.index))
+                    if runner is None:
+                        runner = _runner_for(self.model, list(layers.values()))
+                    run = runner.run
                 scope = keras.device(device) if device is not None else contextlib.nullcontext()
                 try:
                     with scope, no_grad():
-                        raws = runner.run(batch.data)
+                        raws = run(data)
                 except RnndynError:
                     raise
                 except Exception as exc:
@@ -196,6 +219,12 @@ class KerasAdapter:
                 yield assemble(raws, layers, targets, batch)
         finally:
             restore_stateful(saved)
+
+
+def _forwarded(model: Any, layers: dict[str, Any], forward: Any) -> Any:
+    """``forward(model, data)`` run eagerly while the target layers' calls are recorded."""
+    runner = InterceptRunner(model, list(layers.values()), call=lambda data: forward(model, data))
+    return runner.run
 
 
 def _check_device(device: Any) -> None:

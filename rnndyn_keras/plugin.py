@@ -33,7 +33,39 @@ __all__ = [
     "rnndyn_step_map",
     "check_keras_archive",
     "load_keras_file",
+    "import_keras",
 ]
+
+#: what to install for a Keras backend (the ``keras`` extra installs none)
+BACKEND_EXTRAS = (
+    "pip install 'rnndyn[tensorflow-cpu]' (TensorFlow, CPU build), 'rnndyn[tensorflow]' (TensorFlow, "
+    "the GPU-capable build), 'rnndyn[jax]' (JAX) or 'rnndyn[keras,torch]' (then KERAS_BACKEND=torch)"
+)
+
+
+def import_keras() -> Any:
+    """``import keras``, or an :class:`~rnndyn.RnndynError` naming the extras to install.
+
+    The ``keras`` extra installs Keras without a backend; Keras fails on import
+    when the backend it is set to (``KERAS_BACKEND``, default TensorFlow) is missing.
+    """
+    try:
+        import keras
+    except ImportError as exc:
+        if getattr(exc, "name", None) == "keras":
+            raise RnndynError(
+                f"Keras is not installed; rnndyn's Keras adapter needs Keras 3 and one backend: "
+                f"{BACKEND_EXTRAS}."
+            ) from None
+        backend = os.environ.get("KERAS_BACKEND") or "tensorflow (the default)"
+        raise RnndynError(
+            f"Keras is installed, but its backend {backend} cannot be imported "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}). Keras needs one backend: "
+            f"{BACKEND_EXTRAS}; or choose an installed one with KERAS_BACKEND=jax, torch or "
+            "tensorflow before keras is first imported."
+        ) from None
+    return keras
+
 
 #: names the ``framework=`` argument of :func:`rnndyn_load_model` accepts
 FRAMEWORK_NAMES = ("keras", "tensorflow", "tf")
@@ -246,8 +278,7 @@ def load_keras_file(path: str | os.PathLike, *, compile: bool = True) -> Any:
         cannot load it (its error is quoted, with the file's name).
     """
     check_keras_archive(path)
-    import keras
-
+    keras = import_keras()
     try:
         return keras.saving.load_model(os.fspath(path), safe_mode=True, compile=compile)
     except Exception as exc:  # noqa: BLE001 - any failure means an unusable file

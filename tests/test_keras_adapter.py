@@ -1,7 +1,8 @@
 """The Keras adapter plugin: import hygiene here, the cases once per Keras backend.
 
 Keras fixes its backend when it is first imported, so the cases
-(``tests/_keras_cases.py``, ``tests/_keras_cases_states.py``) run in a fresh interpreter per backend; this
+(``tests/_keras_cases.py``, ``tests/_keras_cases_states.py``) run in a fresh interpreter per backend
+(TensorFlow, PyTorch and JAX); this
 process never imports keras (other test modules may check that it stays out).
 Run one backend by hand with e.g.
 ``KERAS_BACKEND=torch python -m pytest tests/_keras_cases.py``.
@@ -48,13 +49,16 @@ def test_entry_point_names_the_plugin_module():
     assert eps.get("keras") == "rnndyn_keras.plugin"
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+@pytest.mark.parametrize("backend", ["tensorflow", "torch", "jax"])
 def test_keras_cases_on_backend(backend):
+    # JAX (CPU, from the 'dev' extra) also runs the input forms; TensorFlow runs them in
+    # tests/test_keras_inputs.py
+    cases = [*CASES, *([ROOT / "tests" / "_keras_cases_inputs.py"] if backend == "jax" else [])]
     res = _run(
         [
             "-m",
             "pytest",
-            *map(str, CASES),
+            *map(str, cases),
             "-q",
             "-x",
             "-p",
