@@ -30,6 +30,12 @@ Two methods, same model, same starts, the padding input:
   until every start reaches ``|F(s) - s|_inf < 1e-10`` or ``max_iters``, to
   time it to rnndyn's tolerance.
 
+``--date`` runs the same comparison on the date study's encoder instead
+(``examples/dates``, the shipped PyTorch translator, layer ``"encoder"``,
+forward direction, via :func:`rnndyn.plugins.step_map`): its fixed points
+under the padding input (one-hot index 0) from ``--starts`` (1,000) states
+sampled from the captured trajectories of the first 200 validation strings.
+
 Distinct points: rnndyn merges within 1e-6 (max-norm); FixedPointFinder's
 ``tol_unique = 1e-3``. Times are wall times (the machine may be shared).
 """
@@ -58,6 +64,34 @@ def make_model(H: int, n_in: int, gain: float, seed: int = 0) -> tuple[LSTMCell,
         s = cell.step(s, np.eye(n_in)[sym])
         states.append(s)
     return cell, np.stack(states, axis=1).reshape(-1, 2 * H)
+
+
+def date_model(n_strings: int = 200) -> tuple[LSTMCell, np.ndarray]:
+    """The date encoder's forward cell (shipped PyTorch model) and its captured states ``[h, c]``."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from examples.dates import _study_capture as K
+    from examples.dates import models as M
+    from rnndyn.plugins import step_map
+
+    model = M.load_torch()
+    cell = step_map(model, "encoder")["forward"]
+    cell = LSTMCell(
+        *(np.asarray(w.detach().cpu() if hasattr(w, "detach") else w) for w in (cell.W_ih, cell.W_hh, cell.b))
+    )
+    strings = [r.human for r in M.load_validation()[:n_strings]]
+    traj, _ = K.capture_encoder("torch", model, strings, states=("h", "c"))
+    u = traj.units
+    pos = []
+    for state in ("h", "c"):
+        sel = np.flatnonzero((u["state"] == state).to_numpy() & (u["direction"] == "forward").to_numpy())
+        pos.append(sel[np.argsort(u["index"].to_numpy()[sel])])
+    states = np.asarray(traj.states, dtype=np.float64)[:, :, np.concatenate(pos)]
+    return cell, states.reshape(-1, states.shape[-1])
 
 
 def lstm_q_grad(cell: LSTMCell, s: np.ndarray, u_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,16 +176,29 @@ def main() -> None:
     ap.add_argument("--adam-starts", type=int, default=None)
     ap.add_argument("--gain", type=float, default=1.0)
     ap.add_argument("--max-iters", type=int, default=5000)
+    ap.add_argument(
+        "--date", action="store_true", help="the date encoder (shipped PyTorch model, forward, padding input)"
+    )
     args = ap.parse_args()
-    H = args.hidden or (64 if args.quick else 256)
     N = args.starts or (200 if args.quick else 1000)
     Na = min(N, args.adam_starts or (100 if args.quick else 250))
     n_in = 60
-    cell, pool = make_model(H, n_in, args.gain)
+    if args.date:
+        cell, pool = date_model()
+        H = cell.hidden_size
+    else:
+        H = args.hidden or (64 if args.quick else 256)
+        cell, pool = make_model(H, n_in, args.gain)
     rng = np.random.default_rng(1)
     starts = pool[rng.choice(len(pool), N, replace=False)]
     pad = np.eye(n_in)[0]
-    print(f"LSTM H={H} (state dim {2 * H}), I={n_in}, gain {args.gain}; {N} starts from simulated states")
+    if args.date:
+        print(
+            f"date encoder (torch, forward LSTM, H={H}, state dim {2 * H}, I={n_in}), padding input; "
+            f"{N} starts sampled from captured states of 200 validation strings"
+        )
+    else:
+        print(f"LSTM H={H} (state dim {2 * H}), I={n_in}, gain {args.gain}; {N} starts from simulated states")
 
     t0 = time.perf_counter()
     fps = fixed_points(cell, pad, starts)

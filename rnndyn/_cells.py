@@ -25,12 +25,12 @@ Canonical weight layout (what an adapter converts to; PyTorch's own layout):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
 
-from ._validation import array_namespace, check_bool, check_choice, check_int, describe
+from ._validation import array_namespace, check_bool, check_choice, check_int, describe, to_numpy
 from .errors import RnndynError
 
 __all__ = ["LSTMCell", "GRUCell", "RNNCell", "StepCell", "ACTIVATIONS"]
@@ -135,6 +135,24 @@ class _Base:
     @property
     def xp(self) -> Any:
         return array_namespace(self.W_hh)
+
+    def to_numpy(self) -> Any:
+        """The same cell with float64 numpy weights (e.g. a GPU model's map analysed on the CPU).
+
+        On a CPU, numpy is also the faster backend for :func:`~rnndyn.dynamics.fixed_points`.
+        A :class:`StepCell` is returned as it is (it already works on numpy arrays).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> RNNCell(np.zeros((2, 1)), np.eye(2)).to_numpy().W_hh.dtype
+        dtype('float64')
+        """
+        if not is_dataclass(self):
+            return self
+        kw = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        kw = {k: np.asarray(to_numpy(v), np.float64) if hasattr(v, "shape") else v for k, v in kw.items()}
+        return type(self)(**kw)
 
     def _args(self, s: Any, x: Any) -> tuple[Any, Any]:
         xp = self.xp

@@ -40,14 +40,30 @@ def _idx(xp: Any, like: Any, idx: np.ndarray) -> Any:
 
 
 def _lin_solve(xp: Any, A: Any, b: Any) -> tuple[Any, np.ndarray]:
-    """Solve ``A x = b`` for a batch; rows whose matrix is singular come back flagged (and zero)."""
+    """Solve ``A x = b`` for a batch; singular or non-finite rows come back flagged (and zero).
+
+    Non-finite rows are never handed to LAPACK (MKL prints an error per such
+    matrix and may return garbage for the whole batch).
+    """
+    n = int(A.shape[0])
+    ok = _np(xp.all(xp.isfinite(xp.reshape(A, (n, -1))), axis=-1) & xp.all(xp.isfinite(b), axis=-1))
+    bad = ~ok
+    if bad.all():
+        return xp.zeros_like(b), bad
+    if bad.any():
+        keep = _idx(xp, A, np.flatnonzero(ok))
+        x_ok, bad_ok = _lin_solve(xp, A[keep], b[keep])
+        x = xp.zeros_like(b)
+        x[keep] = x_ok
+        bad[np.flatnonzero(ok)[bad_ok]] = True
+        return x, bad
     try:
         x = xp.linalg.solve(A, b[..., None])[..., 0]
-        return x, np.zeros(A.shape[0], dtype=bool)
+        return x, bad
     except (np.linalg.LinAlgError, RuntimeError):
         pass
-    out, bad = [], np.zeros(A.shape[0], dtype=bool)
-    for k in range(A.shape[0]):
+    out = []
+    for k in range(n):
         try:
             out.append(xp.linalg.solve(A[k], b[k][:, None])[:, 0])
         except (np.linalg.LinAlgError, RuntimeError):

@@ -45,7 +45,7 @@ from . import _fixed_points
 from ._cells import ACTIVATIONS, GRUCell, LSTMCell, RNNCell, StepCell, check_cell
 from ._linear_response import predicted_msd_plateau, predicted_relaxation, relaxation_times
 from ._state_units import as_inputs, as_point, initial_states, trajectory_states
-from ._validation import check_float, check_int, to_numpy
+from ._validation import check_bool, check_float, check_int, to_numpy
 from .errors import RnndynError
 from .plugins import step_map
 from .trajectories import Trajectories
@@ -95,8 +95,9 @@ class FixedPoints:
     jacobians : array of shape (n_points, dim, dim)
     eigenvalues : complex array of shape (n_points, dim)
         Sorted by decreasing ``|lambda|``.
-    eigenvectors : complex array of shape (n_points, dim, dim)
-        Column ``k`` of ``eigenvectors[p]`` belongs to ``eigenvalues[p, k]`` (unit norm).
+    eigenvectors : complex array of shape (n_points, dim, dim), or None
+        Column ``k`` of ``eigenvectors[p]`` belongs to ``eigenvalues[p, k]`` (unit
+        norm); None when the search ran with ``modes=False``.
     cell : the cell analysed
     """
 
@@ -106,7 +107,7 @@ class FixedPoints:
     inputs: np.ndarray
     jacobians: np.ndarray
     eigenvalues: np.ndarray
-    eigenvectors: np.ndarray
+    eigenvectors: np.ndarray | None
     cell: Any
 
     def __len__(self) -> int:
@@ -141,6 +142,7 @@ def fixed_points(
     seed: int | None = 0,
     layer: Any = None,
     direction: Any = None,
+    modes: bool = True,
 ) -> FixedPoints:
     """Fixed points and slow points of ``s -> F(s, x)`` for one or many constant inputs.
 
@@ -183,6 +185,10 @@ def fixed_points(
         For the sampling and the noise.
     layer, direction : optional
         Which units of a :class:`Trajectories` hold this cell's state.
+    modes : bool, default True
+        Also compute each point's eigenvectors; ``False`` computes the
+        eigenvalues only (several times cheaper for large states, enough
+        for the stability labels and relaxation times).
 
     Returns
     -------
@@ -204,6 +210,7 @@ def fixed_points(
     tol = check_float(tol, "tol", minimum=0.0, exclusive_minimum=True)
     q_tol = check_float(q_tol, "q_tol", minimum=0.0, exclusive_minimum=True)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
+    modes = check_bool(modes, "modes")
     unique_tol = check_float(unique_tol, "unique_tol", minimum=0.0, exclusive_minimum=True)
     marginal_tol = check_float(marginal_tol, "marginal_tol", minimum=0.0)
     if seed is not None:
@@ -253,7 +260,7 @@ def fixed_points(
     point = np.where(point >= 0, rank[np.maximum(point, 0)] if len(order) else -1, -1)
     S, Xp = s[reps], X[input_id[reps]]
     J = to_numpy(cell.jacobian(_to(xp, S, dev), _to(xp, Xp, dev))) if len(reps) else np.zeros((0,) * 3)
-    lam, vec = _eig(J, cell.dim)
+    lam, vec = _eig(J, cell.dim, vectors=modes)
     rho = np.abs(lam[:, 0]) if lam.shape[1] else np.zeros(len(reps))
     stability = np.where(
         rho < 1 - marginal_tol, "stable", np.where(rho > 1 + marginal_tol, "unstable", "marginal")
@@ -314,13 +321,15 @@ def _merge(s: np.ndarray, q: np.ndarray, status: np.ndarray, input_id: np.ndarra
     return point
 
 
-def _eig(J: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
+def _eig(J: np.ndarray, dim: int, *, vectors: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Eigenvalues sorted by decreasing ``|lambda|`` (and the matching unit eigenvectors)."""
     if len(J) == 0:
-        return np.zeros((0, dim), complex), np.zeros((0, dim, dim), complex)
-    lam, vec = np.linalg.eig(J)
+        return np.zeros((0, dim), complex), np.zeros((0, dim, dim), complex) if vectors else None
+    lam, vec = np.linalg.eig(J) if vectors else (np.linalg.eigvals(J), None)
     order = np.argsort(-np.abs(lam), axis=-1, kind="stable")
     lam = np.take_along_axis(lam, order, axis=-1).astype(complex)
-    vec = np.take_along_axis(vec, order[:, None, :], axis=-1).astype(complex)
+    if vec is not None:
+        vec = np.take_along_axis(vec, order[:, None, :], axis=-1).astype(complex)
     return lam, vec
 
 

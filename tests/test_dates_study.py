@@ -45,10 +45,12 @@ FIGURES = [
     "fig5_random_units_curves", "fig6_area_distribution", "fig7_top5_curves", "fig8_most_dynamic_unit",
     "fig9_directions_h", "fig10_aligned_boundary", "fig11_relaxation", "fig12_relaxation_times",
     "fig13_msd_loglog", "fig14_msd_exponents", "fig15_vacf", "fig16_diffusion", "fig17_directions_c",
+    "fig18_spectra", "fig19_modes_top_units", "fig20_predicted_vs_measured",
 ]  # fmt: skip
 TABLES = [
     "models", "examples", "headline", "lengths_describe", "area_describe", "top5_units",
     "input_vs_padding", "relaxation", "msd_exponents", "diffusion", "units_keras", "units_torch",
+    "area_split", "fixed_points", "pad_fixed_point", "predicted_vs_measured",
 ]  # fmt: skip
 
 
@@ -116,7 +118,12 @@ def test_index_is_self_contained(report):
     pngs = len(list(report.glob("*.png")))
     assert html.count('src="data:image/png;base64,') == pngs == len(FIGURES)
     assert not re.search(r'src="(?!data:)', html)  # nothing loaded from outside
-    for heading in ("Findings", "1. The notebook, figure by figure", "2. Beyond the notebook"):
+    for heading in (
+        "Findings",
+        "1. The notebook, figure by figure",
+        "2. Beyond the notebook",
+        "3. Dynamics: the map behind the motion",
+    ):
         assert heading in html
 
 
@@ -207,6 +214,178 @@ def test_lengths_accuracy_and_examples(summary, strings):
         ex = summary[fw]["examples"]
         assert [e["input"] for e in ex] == list(study.NOTEBOOK["examples"])
         assert [e["output"] for e in ex] == M.translate(model, [e["input"] for e in ex])
+
+
+# ------------------------------------------- dynamics: fixed points and relaxation target
+def _models(fw: str, summary: dict) -> dict:
+    from examples.dates._study_capture import untrained
+
+    model = M.load_keras(WEIGHTS) if fw == "keras" else M.load_torch(WEIGHTS)
+    seed = summary["settings"]["null_model_seed"]
+    return {"trained": model, "untrained": untrained(fw, model.input_vocab, model.output_vocab, seed)}
+
+
+@pytest.fixture(scope="module")
+def step_maps(summary) -> dict:
+    from rnndyn.plugins import step_map
+
+    out = {}
+    for fw in ("keras", "torch"):
+        for which, model in _models(fw, summary).items():
+            cells = step_map(model, "encoder")
+            out[(fw, which)] = {
+                d: rnndyn.dynamics.LSTMCell(
+                    *(np.asarray(rnndyn._validation.to_numpy(w)) for w in (c.W_ih, c.W_hh, c.b))
+                )
+                for d, c in cells.items()
+            }
+    return out
+
+
+def _abs_sorted(lam: np.ndarray) -> np.ndarray:
+    return np.sort(np.abs(lam))[::-1]
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_pad_fixed_point_is_a_fixed_point_of_the_step_map(fw, summary, step_maps):
+    """Recomputed with the cells of rnndyn.plugins.step_map: F(h*, pad) = h*, and the reported spectrum."""
+    for which in ("trained", "untrained"):
+        dyn = summary[fw][which]["dynamics"]
+        assert dyn["inputs"][0] == "<pad>"
+        pad = np.zeros(60)
+        pad[0] = 1.0  # <pad> is index 0 of the input vocabulary
+        for d in ("forward", "backward"):
+            cell = step_maps[(fw, which)][d]
+            pp = dyn[d]["pad_point"]
+            s = np.array(pp["state"])
+            H = cell.hidden_size
+            # an independent LSTM step, PyTorch's equations, canonical layout (gates i, f, g, o)
+            z = cell.W_ih @ pad + cell.W_hh @ s[:H] + cell.b
+            sig = 1 / (1 + np.exp(-z))
+            c1 = sig[H : 2 * H] * s[H:] + sig[:H] * np.tanh(z[2 * H : 3 * H])
+            h1 = sig[3 * H :] * np.tanh(c1)
+            assert np.max(np.abs(np.concatenate([h1, c1]) - s)) < 1e-10
+            assert pp["residual"] < 1e-10 and pp["stability"] == "stable"
+            # the Jacobian by central finite differences, its eigenvalues vs the reported ones
+            eps = 1e-6
+            J = np.empty((2 * H, 2 * H))
+            for k in range(2 * H):
+                e = np.zeros(2 * H)
+                e[k] = eps
+                J[:, k] = (
+                    cell.step((s + e)[None], pad[None])[0] - cell.step((s - e)[None], pad[None])[0]
+                ) / (2 * eps)
+            lam = np.linalg.eigvals(J)
+            got = np.array(pp["eigenvalues"])
+            got = got[:, 0] + 1j * got[:, 1]
+            assert np.allclose(_abs_sorted(got), _abs_sorted(lam), atol=1e-6)
+            rho = np.abs(lam).max()
+            assert pp["spectral_radius"] == pytest.approx(rho, abs=1e-6)
+            assert pp["tau_slowest"] == pytest.approx(-1 / np.log(pp["spectral_radius"]), rel=1e-12)
+            # the point is where the padding leads: the captured final states are near it
+            assert pp["terminal_distance"] < 2.0
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_predicted_tau_is_that_of_the_reported_mode(fw, summary, step_maps):
+    dyn = summary[fw]["trained"]["dynamics"]
+    pad = np.eye(60)[0]
+    for d in ("forward", "backward"):
+        x = dyn[d]
+        lam = np.array(x["pad_point"]["eigenvalues"])
+        lam = lam[:, 0] + 1j * lam[:, 1]
+        cell = step_maps[(fw, "trained")][d]
+        s = np.array(x["pad_point"]["state"])
+        w_all, v = np.linalg.eig(cell.jacobian(s[None], pad[None])[0])
+        order = np.argsort(-np.abs(w_all), kind="stable")
+        share = np.abs(v[:, order]) ** 2
+        share /= share.sum(axis=1, keepdims=True)
+        for row in x["modes"]["top_units_prediction"]:
+            k = row["mode"]
+            assert row["abs_eigenvalue"] == pytest.approx(abs(lam[k]), rel=1e-12)
+            assert row["tau_predicted"] == pytest.approx(-1 / np.log(abs(lam[k])), rel=1e-12)
+            # independently: the slowest mode with a share >= 1e-8 in that h unit (ties of |lambda| aside)
+            u = row["index"]
+            k_mine = int(np.argmax(share[u] >= 1e-8))
+            assert abs(np.abs(w_all[order][k_mine]) - row["abs_eigenvalue"]) < 1e-8
+        assert x["relaxation"]["tau_slowest_mode"] == pytest.approx(-1 / np.log(abs(lam[0])), rel=1e-12)
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_relaxation_toward_the_fixed_point_matches_rnndyn_physics(fw, summary, captures, report):
+    import pandas as pd
+
+    h, L = captures[fw]
+    fwd = rnndyn.Trajectories(h[:, :, :256], L)
+    g = summary[fw]["trained"]["groups"]["h"]["forward"]["relaxation"]
+    rel = g["fixed_point"]
+    target = np.array(summary[fw]["trained"]["dynamics"]["forward"]["pad_point"]["state"][:256])
+    start, stop = g["window"]
+    res = physics.relaxation_time(fwd, target=target, start=start, stop=stop, min_sequences=g["min_strings"])
+    good = (res["r2"] >= 0.9) & (res["tau"] > 0) & np.isfinite(res["tau"])
+    assert rel["fraction_good_fit"]["estimate"] == pytest.approx(good.mean(), abs=1.5 / 256)
+    if good.sum() > 2:
+        assert rel["tau_median_good_fits"]["estimate"] == pytest.approx(res["tau"][good].median(), rel=2e-2)
+    units = pd.read_csv(report / f"units_{fw}.csv")
+    u = units[(units["state"] == "h") & (units["direction"] == "forward")].sort_values("index")
+    ok = np.isfinite(res["tau"].to_numpy()) & (res["r2"].to_numpy() > 0.5)
+    assert np.allclose(u["relax_tau_fp"].to_numpy()[ok], res["tau"].to_numpy()[ok], rtol=1e-2)
+    d = np.abs(h[:, -1, :256] - target)
+    assert rel["final_state_distance"]["median"] == pytest.approx(np.median(d), rel=1e-3, abs=1e-6)
+    # the notebook's version is kept beside it, unchanged
+    assert g["kind"] == "after the end of input, toward the final state"
+
+
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_per_unit_ratios_and_area_split_match_brute_force(fw, summary, captures):
+    h, L = captures[fw]
+    n = h.shape[0]
+    sq = {"input": np.zeros(512), "padding": np.zeros(512)}
+    cnt = {"input": np.zeros(512), "padding": np.zeros(512)}
+    area_in, area_all = np.zeros(512), np.zeros(512)
+    for i in range(n):
+        d = np.diff(h[i], axis=0)
+        for t in range(d.shape[0]):
+            for cols, is_input in ((slice(0, 256), t + 1 < L[i]), (slice(256, 512), t < L[i])):
+                k = "input" if is_input else "padding"
+                sq[k][cols] += d[t, cols] ** 2
+                cnt[k][cols] += 1
+                area_all[cols] += np.abs(d[t, cols])
+                if is_input:
+                    area_in[cols] += np.abs(d[t, cols])
+    r = np.sqrt(sq["input"] / cnt["input"]) / np.sqrt(sq["padding"] / cnt["padding"])
+    for d, cols in (("forward", slice(0, 256)), ("backward", slice(256, 512))):
+        got = summary[fw]["trained"]["groups"]["h"][d]["per_unit_ratio"]
+        assert got["median"]["estimate"] == pytest.approx(np.median(r[cols]), rel=1e-3)
+        assert got["share_above_1"]["estimate"] == pytest.approx(np.mean(r[cols] > 1), abs=1.5 / 256)
+        assert got["median"]["low"] <= got["median"]["high"]
+    nb = summary[fw]["trained"]["notebook"]
+    assert nb["rms_ratio_per_unit"]["all"]["median"]["estimate"] == pytest.approx(np.median(r), rel=1e-3)
+    split = nb["area_split"]
+    assert split["padding_share"]["estimate"] == pytest.approx(1 - area_in.sum() / area_all.sum(), rel=1e-3)
+    for t in split["top5"]:
+        assert t["input"] == pytest.approx(area_in[t["unit"]] / n, rel=1e-3)
+        assert t["padding"] == pytest.approx(
+            (area_all[t["unit"]] - area_in[t["unit"]]) / n, rel=1e-3, abs=1e-6
+        )
+
+
+def test_dynamics_findings_are_stated(summary, report):
+    html = (report / "index.html").read_text(encoding="utf-8")
+    for fw in ("keras", "torch"):
+        v = summary["findings"][fw]
+        for key in (
+            "relaxes_to_pad_fixed_point",
+            "terminal_value_is_stable_fixed_point",
+            "slowest_mode_sets_relaxation",
+        ):
+            assert v[key] in html
+        for which in ("trained", "untrained"):
+            rr = summary[fw][which]["dynamics"]["forward"]["relaxation"]
+            sp = rr["spearman_weighted"]
+            if sp["low"] is not None:
+                assert sp["low"] <= sp["high"]
+    assert "stable fixed point of the padding map" in html
 
 
 # --------------------------------------------------------------- error paths

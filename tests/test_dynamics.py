@@ -449,3 +449,22 @@ def test_docs_page_python_blocks_run() -> None:
     namespace: dict = {"__name__": "__docs__"}
     for block in blocks:
         exec(compile(block, "docs/dynamics.md", "exec"), namespace)
+
+
+def test_modes_false_gives_the_same_eigenvalues_without_vectors() -> None:
+    rng = np.random.default_rng(21)
+    H = 6
+    cell = LSTMCell(
+        rng.normal(size=(4 * H, 2)), 1.2 * rng.normal(size=(4 * H, H)) / np.sqrt(H), rng.normal(size=4 * H)
+    )
+    X = rng.normal(size=(2, 2))
+    full = dynamics.fixed_points(cell, X, n_starts=12, seed=3)
+    lean = dynamics.fixed_points(cell, X, n_starts=12, seed=3, modes=False)
+    assert lean.eigenvectors is None and len(full) == len(lean) > 0
+    np.testing.assert_allclose(lean.eigenvalues, full.eigenvalues, atol=1e-10)
+    np.testing.assert_array_equal(lean.table["stability"], full.table["stability"])
+    # the eigenvalues are those of the reported Jacobians
+    for J, lam in zip(lean.jacobians, lean.eigenvalues, strict=True):
+        np.testing.assert_allclose(np.sort(np.abs(np.linalg.eigvals(J)))[::-1], np.abs(lam), atol=1e-10)
+    with pytest.raises(RnndynError, match="modes"):
+        dynamics.fixed_points(cell, X, n_starts=2, modes="no")

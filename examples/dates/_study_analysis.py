@@ -28,7 +28,15 @@ from rnndyn import metrics, summary
 from rnndyn.trajectories import delta_region_mask
 
 from . import _study_stats as S
-from ._study_groups import DIRECTIONS, analyze_group, band, ratio, resampled_mean, take_units
+from ._study_groups import (
+    DIRECTIONS,
+    analyze_group,
+    band,
+    ratio,
+    resampled_mean,
+    take_units,
+    unit_ratio_distribution,
+)
 
 
 def random_units(n_units: int = 512, seed: int = 0xCAFE, k: int = 5) -> list[int]:
@@ -78,13 +86,35 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     mad = np.asarray(metrics.mean_abs_delta(H))  # (T-1, 512): the notebook's "RMS"
     rms = np.asarray(metrics.rms_delta(H))  # the true RMS
     A = absd.sum(1, dtype=np.float64)  # (n, 512) per-string area
-    d2 = np.square(d, out=d)
     m_in = delta_region_mask(H.lengths, H.n_steps, region="input", direction="forward")
     m_bw = delta_region_mask(H.lengths, H.n_steps, region="input", direction="backward")
+    A_in = np.concatenate(  # (n, 512) per-string area over input deltas
+        [
+            np.einsum("itu,it->iu", absd[:, :, :256], m_in, dtype=np.float64),
+            np.einsum("itu,it->iu", absd[:, :, 256:], m_bw, dtype=np.float64),
+        ],
+        axis=1,
+    )
+    d2 = np.square(d, out=d)
     sq = np.concatenate([d2[:, :, :256].sum(2, dtype=np.float64), d2[:, :, 256:].sum(2, dtype=np.float64)], 1)
     mm = np.concatenate([m_in, m_bw], axis=1).astype(float)
     e_in, e_pad = (sq * mm).sum(1), (sq * (1 - mm)).sum(1)
     c_in, c_pad = 256 * mm.sum(1), 256 * (1 - mm).sum(1)
+    # per unit: squared deltas over input / padding deltas, per string (n, 512)
+    q_in = np.concatenate(
+        [
+            np.einsum("itu,it->iu", d2[:, :, :256], m_in, dtype=np.float64),
+            np.einsum("itu,it->iu", d2[:, :, 256:], m_bw, dtype=np.float64),
+        ],
+        axis=1,
+    )
+    q_pad = d2.sum(1, dtype=np.float64) - q_in
+    n_fw, n_bw = m_in.sum(1).astype(float), m_bw.sum(1).astype(float)
+    per_unit_ratio = {
+        d: unit_ratio_distribution(C, q_in[:, cols], nin, q_pad[:, cols], (x.shape[1] - 1) - nin)
+        for d, cols, nin in (("forward", slice(0, 256), n_fw), ("backward", slice(256, 512), n_bw))
+    }
+    per_unit_ratio["all"] = _ratio_all(C, q_in, q_pad, n_fw, n_bw, x.shape[1] - 1)
     check_area = float(np.max(np.abs(A.mean(0) - mad.sum(0))))
     area = mad.sum(0)
     area_b = C @ A / n
@@ -122,6 +152,8 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
             for k in desc_b
         },
         "rms_ratio_input_over_padding": ratio(C, e_in, c_in, e_pad, c_pad),
+        "rms_ratio_per_unit": per_unit_ratio,
+        "area_split": _area_split_512(C, A_in, A, top5),
         "top5_units": top5,
         "top5_areas": [float(area[u]) for u in top5],
         "top5_in_top5_fraction": stability,
@@ -141,6 +173,8 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     ex_h = encoder_outputs(ex)
     arrays = {
         "area": area,
+        "area_input": A_in.mean(0),
+        "area_padding": area - A_in.mean(0),
         "random": curves(rnd),
         "top": curves(top5),
         "ensemble": x[:, :, u1].astype(np.float32),
@@ -151,7 +185,40 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     return {"numbers": numbers, "arrays": arrays}
 
 
-def _split(traj: rnndyn.Trajectories, n_main: int) -> tuple[rnndyn.Trajectories, rnndyn.Trajectories]:
+def _ratio_all(C, q_in, q_pad, n_fw, n_bw, n_deltas: int) -> dict:
+    """:func:`unit_ratio_distribution` over all 512 outputs (each direction has its own delta counts)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cnt_in = np.concatenate([np.repeat(n_fw.sum(), 256), np.repeat(n_bw.sum(), 256)])
+        r = np.sqrt(q_in.sum(0) / cnt_in) / np.sqrt(q_pad.sum(0) / (q_in.shape[0] * n_deltas - cnt_in))
+        b_fw, b_bw = C @ n_fw, C @ n_bw
+        b_in = np.concatenate([np.repeat(b_fw[:, None], 256, 1), np.repeat(b_bw[:, None], 256, 1)], 1)
+        b_tot = C.sum(1)[:, None] * n_deltas
+        b = np.sqrt((C @ q_in) / b_in) / np.sqrt((C @ q_pad) / (b_tot - b_in))
+        return {
+            "median": S.interval(np.nanmedian(r), np.nanmedian(b, axis=1)),
+            "share_above_1": S.interval(np.mean(r > 1), np.mean(b > 1, axis=1)),
+        }
+
+
+def _area_split_512(C: np.ndarray, A_in: np.ndarray, A: np.ndarray, top5: list[int]) -> dict:
+    """The 512 outputs' area split into input and padding parts (and that of the top five units)."""
+    n = A.shape[0]
+    s_in, s_all = A_in.sum(1), A.sum(1)
+    unit_in, unit_all = A_in.sum(0) / n, A.sum(0) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = 1.0 - unit_in / unit_all
+    return {
+        "padding_share": S.interval(1 - s_in.sum() / s_all.sum(), 1 - (C @ s_in) / (C @ s_all)),
+        "padding_share_forward": float(1 - unit_in[:256].sum() / unit_all[:256].sum()),
+        "padding_share_backward": float(1 - unit_in[256:].sum() / unit_all[256:].sum()),
+        "padding_share_unit_median": float(np.nanmedian(share)),
+        "top5": [
+            {"unit": u, "input": float(unit_in[u]), "padding": float(unit_all[u] - unit_in[u])} for u in top5
+        ],
+    }
+
+
+def split(traj: rnndyn.Trajectories, n_main: int) -> tuple[rnndyn.Trajectories, rnndyn.Trajectories]:
     """Validation strings and example strings, as views (no copy of the states)."""
     inputs = list(traj.inputs) if traj.inputs is not None else None
 
@@ -176,6 +243,7 @@ def analyze(
     n_boot: int = 400,
     states: tuple[str, ...] = ("h", "c"),
     boot_states: tuple[str, ...] = ("h",),
+    fixed: dict[tuple[str, str], np.ndarray] | None = None,
 ) -> dict:
     """Every number and curve of the study for one captured network.
 
@@ -193,12 +261,16 @@ def analyze(
     boot_states : tuple of str
         States whose MSD exponents and relaxation times get bootstrap
         intervals (the RMS numbers always do).
+    fixed : dict, optional
+        ``{(state, direction): values}`` of the padding map's stable fixed
+        point (:func:`examples.dates._study_dynamics.targets`): the relaxation
+        is then also measured toward it, beside the notebook's final state.
 
     Returns
     -------
     dict with ``numbers``, ``arrays``, ``units`` (DataFrame).
     """
-    main, ex = _split(traj, n_main)
+    main, ex = split(traj, n_main)
     C = S.resample_counts(n_main, n_boot, seed)
     nb = _notebook(main, ex, C)
     numbers: dict[str, Any] = {"notebook": nb["numbers"], "groups": {}}
@@ -206,7 +278,8 @@ def analyze(
     tables = []
     for state in states:
         for direction in DIRECTIONS:
-            g = analyze_group(main, state, direction, C, state in boot_states)
+            target = None if fixed is None else fixed.get((state, direction))
+            g = analyze_group(main, state, direction, C, state in boot_states, target)
             numbers["groups"].setdefault(state, {})[direction] = g["numbers"]
             arrays["groups"].setdefault(state, {})[direction] = g["arrays"]
             tables.append(g["units"])

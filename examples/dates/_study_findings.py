@@ -68,6 +68,15 @@ def headline(res: dict, which: str = "trained") -> dict[str, Any]:
         out[f"relaxation tau median ({d})"] = r["tau_median_good_fits"]
         out[f"relaxation good-fit fraction ({d})"] = r["fraction_good_fit"]
     for d in ("forward", "backward"):
+        r = _g(res, "h", d, which)["relaxation"].get("fixed_point")
+        if r is not None:
+            out[f"relaxation tau median toward the pad fixed point ({d})"] = r["tau_median_good_fits"]
+            out[f"relaxation good-fit fraction toward the pad fixed point ({d})"] = r["fraction_good_fit"]
+    for d in ("forward", "backward"):
+        pu = _g(res, "h", d, which).get("per_unit_ratio")
+        if pu is not None:
+            out[f"per-unit input/padding ratio, median (h, {d})"] = pu["median"]
+    for d in ("forward", "backward"):
         for region in ("input", "padding"):
             out[f"MSD exponent median ({d}, {region})"] = _g(res, "h", d, which)["msd"][region][
                 "alpha_median"
@@ -101,7 +110,14 @@ def findings(results: dict) -> tuple[list[str], dict[str, Any]]:
         r = nb["rms_ratio_input_over_padding"]
         v["padding_moves_less"] = _verdict_ratio(r)
         per_dir = ", ".join(
-            f"{d} {ci(_g(res, 'h', d)['rms_ratio_input_over_padding'])}" for d in ("forward", "backward")
+            f"{d} {ci(_g(res, 'h', d)['rms_ratio_input_over_padding'])}"
+            + (
+                f" (per unit: median {ci(_g(res, 'h', d)['per_unit_ratio']['median'])}, "
+                f"{ci(_g(res, 'h', d)['per_unit_ratio']['share_above_1'], pct=True)} of units above 1)"
+                if "per_unit_ratio" in _g(res, "h", d)
+                else ""
+            )
+            for d in ("forward", "backward")
         )
         bullets.append(
             f"[{fw}] Characters move the state more than pads: {v['padding_moves_less']}. RMS step delta "
@@ -139,6 +155,86 @@ def findings(results: dict) -> tuple[list[str], dict[str, Any]]:
             f"'terminal value' is their first step. The most dynamic unit ({md['unit']}, {md['direction']}) "
             f"ends at {ci(md['final_mean'])} with spread {fmt(md['final_std'])} over strings."
         )
+        # 3b. the relaxation target: h[49] or the padding map's fixed point
+        ff = rf.get("fixed_point")
+        if ff is not None:
+            bf = rb["fixed_point"]
+            good_fp = ff["fraction_good_fit"]["estimate"]
+            v["relaxes_to_pad_fixed_point"] = (
+                "holds" if good_fp >= 0.5 else ("partly" if good_fp >= 0.2 else "does not hold")
+            )
+            same = _overlap(ff["tau_median_good_fits"], rf["tau_median_good_fits"]) and _overlap(
+                ff["fraction_good_fit"], rf["fraction_good_fit"]
+            )
+            v["relaxation_target_matters"] = "no" if same else "yes"
+            dist = ff["final_state_distance"]
+            bullets.append(
+                f"[{fw}] Measured toward the stable fixed point h* of the padding map instead of each "
+                f"string's own last state h[49] (which is |h[49] - h*| = {fmt(dist['median'])} away per "
+                f"unit at the median, {fmt(dist['p90'])} at the 90th percentile; "
+                f"{fmt(dist['max_norm_median'])} for the farthest unit): forward units "
+                f"{ci(ff['fraction_good_fit'], pct=True)} fit with R^2 >= 0.9 (toward h[49]: "
+                f"{ci(rf['fraction_good_fit'], pct=True)}), median tau {ci(ff['tau_median_good_fits'])} "
+                f"steps (toward h[49]: {ci(rf['tau_median_good_fits'])}); backward units, along the shared "
+                f"leading-padding path: {fmt(bf['fraction_good_fit']['estimate'] * 100)}% good fits, tau "
+                f"{fmt(bf['tau_median_good_fits']['estimate'])} (toward their last pad state: "
+                f"{fmt(rb['fraction_good_fit']['estimate'] * 100)}%, "
+                f"{fmt(rb['tau_median_good_fits']['estimate'])}). "
+                + (
+                    "h[49] has settled at h* (90% of units within 1e-3), so both versions measure "
+                    "the same approach"
+                    + ("." if same else " (the small shift in tau comes from the h[49] curve reaching 0).")
+                    if dist["p90"] < 1e-3
+                    else "h[49] has not settled at h*: the notebook's version fits the tail of an "
+                    "unfinished approach toward a moving target"
+                )
+                + f" Toward h[49] the claim {v['relaxes_to_terminal_value']}; toward h*, the version "
+                f"that measures the approach to the padding map's terminal state, it "
+                f"{v['relaxes_to_pad_fixed_point']}."
+            )
+        # 3c. the terminal value as a fixed point of the padding map, and its slowest mode
+        dyn = res["trained"]["numbers"].get("dynamics")
+        if dyn is not None:
+            parts, stable, sets = [], [], []
+            for d in ("forward", "backward"):
+                pp, rr = dyn[d]["pad_point"], dyn[d]["relaxation"]
+                meas = _g(res, "h", d)["relaxation"]["fixed_point"]["tau_median_good_fits"]["estimate"]
+                ok = pp["stability"] == "stable" and pp["residual"] < 1e-10
+                stable.append(ok)
+                ratio = rr["measured_over_predicted_median"]
+                sets.append(ratio == ratio and 0.5 <= ratio <= 2)
+                sp = rr["spearman_weighted"]
+                tau_s, rho = fmt(pp["tau_slowest"]), fmt(pp["spectral_radius"], 4)
+                reach = fmt(100 * rr["units_reached_by_slowest_mode"])
+                within = fmt(100 * rr["within_factor_2"])
+                parts.append(
+                    f"{d}: {pp['n_pad_stable']} stable point of {pp['n_pad_points']} found, "
+                    f"|F(h*) - h*|_inf = {fmt(pp['residual'], 2)}, spectral radius {rho} (slowest mode "
+                    f"tau {tau_s} steps; it reaches {reach}% of the h units"
+                    + ("" if rr["units_reached_by_slowest_mode"] else ": it lives in the cell state c")
+                    + "); per unit the predicted tau "
+                    f"(slowest mode loading the unit) has median {fmt(rr['tau_predicted_median'])} "
+                    f"against a measured {fmt(meas)} (measured/predicted median {fmt(ratio)}, within "
+                    f"a factor 2 for {within}% of {rr['n_good_fits']} good fits); Spearman of the "
+                    f"share-weighted prediction with the measured tau {ci(sp)}"
+                )
+            v["terminal_value_is_stable_fixed_point"] = (
+                "holds" if all(stable) else ("for one direction only" if any(stable) else "does not hold")
+            )
+            v["slowest_mode_sets_relaxation"] = (
+                "holds"
+                if all(sets)
+                else (
+                    "for the backward direction only"
+                    if sets[1]
+                    else ("for the forward direction only" if sets[0] else "does not hold")
+                )
+            )
+            bullets.append(
+                f"[{fw}] The 'terminal value' is a stable fixed point of the padding map: "
+                f"{v['terminal_value_is_stable_fixed_point']}; its slowest mode sets the measured "
+                f"relaxation: {v['slowest_mode_sets_relaxation']}. " + "; ".join(parts) + "."
+            )
         # 4. Brownian vs ballistic
         a = {(d, r): _g(res, "h", d)["msd"][r] for d in ("forward", "backward") for r in ("input", "padding")}
         brownian = [

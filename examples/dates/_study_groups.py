@@ -30,6 +30,7 @@ __all__ = [
     "band",
     "resampled_mean",
     "ratio",
+    "unit_ratio_distribution",
 ]
 
 #: MSD / diffusion fit windows (lo, hi) per region, in steps.
@@ -89,6 +90,44 @@ def ratio(C: np.ndarray, s_in, n_in, s_pad, n_pad) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         b = np.sqrt((C @ s_in) / (C @ n_in)) / np.sqrt((C @ s_pad) / (C @ n_pad))
     return S.interval(est, b)
+
+
+def unit_ratio_distribution(C: np.ndarray, q_in, n_in, q_pad, n_pad) -> dict:
+    """Per-unit input/padding RMS ratios: their median and the share above 1, with intervals.
+
+    ``q_in``, ``q_pad`` are per-string, per-unit sums of squared deltas
+    ``(n, U)``; ``n_in``, ``n_pad`` the per-string delta counts ``(n,)``. The
+    pooled ratio of :func:`ratio` weighs units by how much they move; this is
+    the distribution over units, each counted once.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.sqrt(q_in.sum(0) / n_in.sum()) / np.sqrt(q_pad.sum(0) / n_pad.sum())
+        b = np.sqrt((C @ q_in) / (C @ n_in)[:, None]) / np.sqrt((C @ q_pad) / (C @ n_pad)[:, None])
+        return {
+            "median": S.interval(np.nanmedian(r), np.nanmedian(b, axis=1)),
+            "share_above_1": S.interval(np.mean(r > 1), np.mean(b > 1, axis=1)),
+        }
+
+
+def _area_split(C: np.ndarray, a_in: np.ndarray, a_pad: np.ndarray) -> dict:
+    """Area (sum over deltas of the mean |delta|) split into input and padding parts.
+
+    ``a_in``, ``a_pad``: per-string, per-unit sums of ``|delta|`` over input and
+    padding deltas ``(n, U)``. The padding share is pooled over units (with
+    its interval) and its median over units.
+    """
+    n = a_in.shape[0]
+    s_in, s_pad = a_in.sum(1), a_pad.sum(1)
+    b_in, b_pad = C @ s_in, C @ s_pad
+    unit_in, unit_pad = a_in.sum(0) / n, a_pad.sum(0) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit_share = unit_pad / (unit_in + unit_pad)
+    return {
+        "input_mean": float(unit_in.mean()),
+        "padding_mean": float(unit_pad.mean()),
+        "padding_share": S.interval(s_pad.sum() / (s_in.sum() + s_pad.sum()), b_pad / (b_in + b_pad)),
+        "padding_share_unit_median": float(np.nanmedian(unit_share)),
+    }
 
 
 def _scale(x: np.ndarray) -> np.ndarray:
@@ -178,14 +217,13 @@ def _msd_region(P, x, dmask, region, C, boot: bool) -> tuple[dict, dict, dict]:
     return numbers, arrays, per_unit
 
 
-def _relax_forward(P, x, C, boot: bool) -> tuple[dict, dict, dict]:
-    """Approach to the final state after the input ends (forward units)."""
-    n, T, _ = x.shape
-    L = P.lengths
-    ms = max(1, int(np.ceil(0.1 * n)))
-    stop = int(max(3, T - np.percentile(L, 90)))  # offsets most strings reach
-    res = physics.relaxation_time(P, target="final", start=0, stop=stop, min_sequences=ms)
-    dev, valid = S.relaxation_deviation(x, L, stop)
+def _relax_fit(P, x, C, boot: bool, stop: int, ms: int, target: np.ndarray | None) -> tuple[dict, dict]:
+    """Relaxation after the input ends toward ``target`` (None: each string's final state)."""
+    n = x.shape[0]
+    res = physics.relaxation_time(
+        P, target="final" if target is None else target, start=0, stop=stop, min_sequences=ms
+    )
+    dev, valid = S.relaxation_deviation(x, P.lengths, stop, target)
     D_full = dev.sum(0, dtype=np.float64) / np.maximum(valid.sum(0), 1)[:, None]
     use = (valid.sum(0) >= ms)[:, None]
     tau_mine, _ = S.fit_log_linear(D_full, use)
@@ -198,6 +236,7 @@ def _relax_forward(P, x, C, boot: bool) -> tuple[dict, dict, dict]:
     else:
         b_D = np.full((2, stop, x.shape[2]), np.nan)
         b_tau = b_r2 = np.full((2, x.shape[2]), np.nan)
+    del dev
     tau, r2 = res["tau"].to_numpy(), res["r2"].to_numpy()
     good = (r2 >= RELAX_R2) & np.isfinite(tau) & (tau > 0)
     b_good = (b_r2 >= RELAX_R2) & np.isfinite(b_tau) & (b_tau > 0)
@@ -207,9 +246,6 @@ def _relax_forward(P, x, C, boot: bool) -> tuple[dict, dict, dict]:
         norm = D_full / np.where(D_full[:1] > 0, D_full[:1], np.nan)
         b_norm = b_D / np.where(b_D[:, :1] > 0, b_D[:, :1], np.nan)
         numbers = {
-            "kind": "after the end of input, toward the final state",
-            "window": [0, stop],
-            "min_strings": ms,
             "tau_median_good_fits": S.interval(np.nanmedian(np.where(good, tau, np.nan)), b_med),
             "fraction_good_fit": S.interval(good.mean(), b_good.mean(axis=1)),
             "r2_median": float(np.nanmedian(r2)),
@@ -224,11 +260,48 @@ def _relax_forward(P, x, C, boot: bool) -> tuple[dict, dict, dict]:
             "band": band(np.nanmedian(b_norm, axis=2)),
             "tau": tau,
             "r2": r2,
+            "boot_tau": b_tau if boot else None,
+            "boot_r2": b_r2 if boot else None,
         }
-    return numbers, arrays, {"relax_tau": tau, "relax_r2": r2}
+    return numbers, arrays
 
 
-def _relax_backward(P, x) -> tuple[dict, dict, dict]:
+def _relax_forward(P, x, C, boot: bool, target: np.ndarray | None = None) -> tuple[dict, dict, dict]:
+    """Approach to the final state after the input ends (forward units); also to ``target`` if given.
+
+    ``target`` is the stable fixed point of the padding map (the study's
+    dynamics part): the notebook's version measures each string's approach to
+    its own last state ``h[49]``, only 15 to 44 pads after its input.
+    """
+    n, T, _ = x.shape
+    L = P.lengths
+    ms = max(1, int(np.ceil(0.1 * n)))
+    stop = int(max(3, T - np.percentile(L, 90)))  # offsets most strings reach
+    nb, ar = _relax_fit(P, x, C, boot, stop, ms, None)
+    numbers = {
+        "kind": "after the end of input, toward the final state",
+        "window": [0, stop],
+        "min_strings": ms,
+        **nb,
+    }
+    arrays = ar
+    per_unit = {"relax_tau": ar["tau"], "relax_r2": ar["r2"]}
+    if target is not None:
+        nf, af = _relax_fit(P, x, C, boot, stop, ms, target)
+        last = x[:, -1, :].astype(np.float64) - np.asarray(target, dtype=np.float64)[None, :]
+        nf["kind"] = "after the end of input, toward the stable fixed point of the padding map"
+        nf["final_state_distance"] = {  # |h[49] - h*| over strings and units
+            "median": float(np.median(np.abs(last))),
+            "p90": float(np.percentile(np.abs(last), 90)),
+            "max_norm_median": float(np.median(np.max(np.abs(last), axis=1))),
+        }
+        numbers["fixed_point"] = nf
+        arrays["fixed_point"] = af
+        per_unit |= {"relax_tau_fp": af["tau"], "relax_r2_fp": af["r2"]}
+    return numbers, arrays, per_unit
+
+
+def _relax_backward(P, x, target: np.ndarray | None = None) -> tuple[dict, dict, dict]:
     """Approach to the padding fixed point from h0 = 0 (backward units read the padding first).
 
     Every string starts from the same state and reads the same pads, so the
@@ -270,7 +343,44 @@ def _relax_backward(P, x) -> tuple[dict, dict, dict]:
             "tau": tau,
             "r2": r2,
         }
-    return numbers, arrays, {"relax_tau": tau, "relax_r2": r2}
+    per_unit = {"relax_tau": tau, "relax_r2": r2}
+    if target is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tgt = np.asarray(target, dtype=np.float64)
+            res = physics.relaxation_time(path, lengths=[1], target=tgt)
+            tau_f, r2_f = res["tau"].to_numpy(), res["r2"].to_numpy()
+            good = (r2_f >= RELAX_R2) & np.isfinite(tau_f) & (tau_f > 0)
+            dev = physics.relaxation_curve(path, lengths=[1], target=tgt).deviation
+            norm = dev / np.where(dev[:1] > 0, dev[:1], np.nan)
+            last = np.abs(x[i0, n_pad[i0] - 1].astype(np.float64) - tgt)
+            numbers["fixed_point"] = {
+                "kind": "during the leading padding, toward the stable fixed point of the padding map",
+                "window": [0, int(n_pad[i0])],
+                "tau_median_good_fits": {
+                    "estimate": float(np.nanmedian(np.where(good, tau_f, np.nan))),
+                    "low": None,
+                    "high": None,
+                },
+                "fraction_good_fit": {"estimate": float(good.mean()), "low": None, "high": None},
+                "r2_median": float(np.nanmedian(r2_f)),
+                "final_state_distance": {  # of the last leading-padding state, over units
+                    "median": float(np.median(last)),
+                    "p90": float(np.percentile(last, 90)),
+                    "max_norm_median": float(last.max()),
+                },
+            }
+            arrays["fixed_point"] = {
+                "offsets": np.arange(dev.shape[0]),
+                "curve": np.nanmedian(norm, axis=1),
+                "band": None,
+                "tau": tau_f,
+                "r2": r2_f,
+                "boot_tau": None,
+                "boot_r2": None,
+            }
+        per_unit |= {"relax_tau_fp": tau_f, "relax_r2_fp": r2_f}
+    return numbers, arrays, per_unit
 
 
 def _processing_order(G: rnndyn.Trajectories) -> rnndyn.Trajectories:
@@ -288,7 +398,15 @@ def _processing_order(G: rnndyn.Trajectories) -> rnndyn.Trajectories:
     return G.processing_order()
 
 
-def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.ndarray, boot: bool) -> dict:
+def analyze_group(
+    main: rnndyn.Trajectories,
+    state: str,
+    direction: str,
+    C: np.ndarray,
+    boot: bool,
+    target: np.ndarray | None = None,
+) -> dict:
+    """Every number of one state and direction; ``target``: its units' values at the padding fixed point."""
     P = _processing_order(_group_units(main, state, direction))
     x = np.asarray(P.states)  # float32 as captured: deltas of float32 values are exact enough
     n, T, U = x.shape
@@ -298,6 +416,10 @@ def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.n
     }
     m_in, m_pad = masks["input"], masks["padding"]
     d = np.diff(x, axis=1)
+    absd = np.abs(d)
+    a_in = np.einsum("itu,it->iu", absd, m_in, dtype=np.float64)  # per string and unit
+    a_pad = np.einsum("itu,it->iu", absd, m_pad, dtype=np.float64)
+    del absd
     d2 = np.square(d, out=d)
     e = d2.mean(2, dtype=np.float64)  # (n, T-1): mean square delta over units, per string and step
     step_rms = np.sqrt(e.mean(0))
@@ -306,11 +428,15 @@ def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.n
     io_ratio = ratio(C, s_in, n_in, s_pad, n_pad)
     rms_in = S.interval(np.sqrt(s_in.sum() / n_in.sum()), np.sqrt((C @ s_in) / (C @ n_in)))
     rms_pad = S.interval(np.sqrt(s_pad.sum() / n_pad.sum()), np.sqrt((C @ s_pad) / (C @ n_pad)))
-    u_in = np.sqrt(np.einsum("itu,it->u", d2, m_in, dtype=np.float64) / m_in.sum())
-    u_pad = np.sqrt(np.einsum("itu,it->u", d2, m_pad, dtype=np.float64) / m_pad.sum())
+    q_in = np.einsum("itu,it->iu", d2, m_in, dtype=np.float64)  # per string and unit
+    q_pad = np.einsum("itu,it->iu", d2, m_pad, dtype=np.float64)
+    u_in = np.sqrt(q_in.sum(0) / m_in.sum())
+    u_pad = np.sqrt(q_pad.sum(0) / m_pad.sum())
     del d, d2
     with np.errstate(divide="ignore", invalid="ignore"):
         u_ratio = u_in / u_pad
+    per_unit_ratio = unit_ratio_distribution(C, q_in, n_in, q_pad, n_pad)
+    area_split = _area_split(C, a_in, a_pad)
     # aligned at the boundary between the two regimes
     b = _boundary(direction, P.lengths, T)
     off = np.arange(*ALIGN)
@@ -327,6 +453,8 @@ def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.n
         "rms_ratio_input_over_padding": io_ratio,
         "unit_ratio_median": float(np.nanmedian(u_ratio)),
         "units_faster_in_input": float(np.mean(u_ratio > 1)),
+        "per_unit_ratio": per_unit_ratio,
+        "area": area_split,
         "input_deltas": int(n_in.sum()),
         "padding_deltas": int(n_pad.sum()),
     }
@@ -338,13 +466,20 @@ def analyze_group(main: rnndyn.Trajectories, state: str, direction: str, C: np.n
         "aligned_band": band(aligned_b),
         "boundary": "padding starts" if direction == "forward" else "characters start",
     }
-    per_unit: dict[str, Any] = {"rms_input": u_in, "rms_padding": u_pad, "rms_ratio": u_ratio}
+    per_unit: dict[str, Any] = {
+        "rms_input": u_in,
+        "rms_padding": u_pad,
+        "rms_ratio": u_ratio,
+        "area": (a_in.sum(0) + a_pad.sum(0)) / n,
+        "area_input": a_in.sum(0) / n,
+        "area_padding": a_pad.sum(0) / n,
+    }
     numbers["msd"], arrays["msd"] = {}, {}
     for region in ("input", "padding"):
         nb, ar, pu = _msd_region(P, x, masks[region], region, C, boot)
         numbers["msd"][region], arrays["msd"][region] = nb, ar
         per_unit.update(pu)
-    relax = _relax_forward(P, x, C, boot) if direction == "forward" else _relax_backward(P, x)
+    relax = _relax_forward(P, x, C, boot, target) if direction == "forward" else _relax_backward(P, x, target)
     numbers["relaxation"], arrays["relaxation"] = relax[0], relax[1]
     per_unit.update(relax[2])
     table = pd.DataFrame({"state": state, "direction": direction, "index": P.units["index"].to_numpy()})

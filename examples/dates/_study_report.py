@@ -163,6 +163,19 @@ def _table_rows(results: dict) -> tuple[list, list, list, list]:
                             "ratio input/padding": ci(g["rms_ratio_input_over_padding"]),
                             "units faster in input": fmt(g["units_faster_in_input"]),
                         }
+                        | (
+                            {
+                                "per-unit ratio median": ci(g["per_unit_ratio"]["median"]),
+                                "share of units with ratio > 1": ci(
+                                    g["per_unit_ratio"]["share_above_1"], pct=True
+                                ),
+                                "area, input part (mean over units)": fmt(g["area"]["input_mean"]),
+                                "area, padding part (mean over units)": fmt(g["area"]["padding_mean"]),
+                                "padding share of area": ci(g["area"]["padding_share"], pct=True),
+                            }
+                            if "per_unit_ratio" in g
+                            else {}
+                        )
                     )
                     x = g["relaxation"]
                     rel.append(
@@ -174,6 +187,21 @@ def _table_rows(results: dict) -> tuple[list, list, list, list]:
                             "fraction R^2>=0.9": ci(x["fraction_good_fit"]),
                             "R^2 median": fmt(x["r2_median"]),
                         }
+                        | (
+                            {
+                                "tau median toward h* (R^2>=0.9)": ci(
+                                    x["fixed_point"]["tau_median_good_fits"]
+                                ),
+                                "fraction R^2>=0.9 toward h*": ci(x["fixed_point"]["fraction_good_fit"]),
+                                "R^2 median toward h*": fmt(x["fixed_point"]["r2_median"]),
+                                "|h_end - h*| median": fmt(
+                                    x["fixed_point"]["final_state_distance"]["median"]
+                                ),
+                                "|h_end - h*| 90%": fmt(x["fixed_point"]["final_state_distance"]["p90"]),
+                            }
+                            if "fixed_point" in x
+                            else {}
+                        )
                     )
                     for region, m in g["msd"].items():
                         msd.append(
@@ -212,6 +240,39 @@ def _beyond(rep: Report, results: dict) -> None:
         "0 = the first pad; backward: 0 = the first character)."
     )
     rep.table(io, "input_vs_padding", caption="RMS step delta over input and padding deltas.")
+    rep.text(
+        "The pooled ratio weighs units by how much they move; the per-unit columns count each unit "
+        "once (its own RMS over input deltas / over padding deltas; median over units and the share "
+        "of units above 1, with intervals). Each unit's area (sum over deltas of the mean |delta|) "
+        "splits into the part driven by characters and the part driven by pads; the backward "
+        "padding part follows one path shared by every string (it starts from h0 = 0 and reads "
+        "only pads), so it is the same for all of them."
+    )
+    split = {}
+    for fw, r in results.items():
+        nb = r["trained"]["numbers"]["notebook"]
+        if "area_split" not in nb:
+            continue
+        a = nb["area_split"]
+        for k, t in enumerate(a["top5"], 1):
+            split[(fw, k)] = {
+                "unit": t["unit"],
+                "area, input part": fmt(t["input"]),
+                "area, padding part": fmt(t["padding"]),
+                "padding share": fmt(t["padding"] / (t["input"] + t["padding"])),
+            }
+        split[(fw, "all 512")] = {
+            "unit": "",
+            "area, input part": "",
+            "area, padding part": "",
+            "padding share": ci(a["padding_share"], pct=True),
+        }
+    if split:
+        rep.table(
+            pd.DataFrame(split).T.rename_axis(["framework", "rank"]),
+            "area_split",
+            caption="The five most dynamic units' areas split into input and padding parts.",
+        )
     _fig(rep, results, "aligned", "fig10_aligned_boundary", "RMS delta aligned at the regime boundary.")
     rep.heading("2.3 Relaxation", 3)
     rep.text(
@@ -221,7 +282,9 @@ def _beyond(rep: Report, results: dict) -> None:
         f"line fit of ln D(k); a fit counts as good at R^2 >= {RELAX_R2}. Backward units have no "
         "step after their input; instead they relax from h0 = 0 toward a padding fixed point during "
         "the leading padding, along one path shared by every string (measured on the string with "
-        "the most padding)."
+        "the most padding). Beside it (dashed, and the 'toward h*' columns), the same fits "
+        "toward the stable fixed point h* of the padding map (section 3): each string's own last "
+        "state h[49] is only 15 to 44 pads after its input and need not have settled."
     )
     _fig(rep, results, "relaxation", "fig11_relaxation", "Normalised distance to the terminal state.")
     _fig(rep, results, "taus", "fig12_relaxation_times", "Relaxation times of the forward units.")
@@ -262,6 +325,110 @@ def _beyond(rep: Report, results: dict) -> None:
     _fig(rep, results, "step_rms", "fig17_directions_c", "RMS delta per processing step, c.", "c")
 
 
+def _dynamics(rep: Report, results: dict) -> None:
+    from ._study_dynamics import CHARS, SEARCH
+
+    if not all("dynamics" in r["trained"]["numbers"] for r in results.values()):
+        return
+    rep.heading("3. Dynamics: the map behind the motion")
+    rep.text(
+        "Each direction of the encoder moves its state s = [h, c] by s' = F(s, x); "
+        "rnndyn.plugins.step_map hands F over as a framework-free LSTM cell (the model's weights, "
+        "float64). For a constant input x -- the padding symbol, or one of the characters "
+        f"{', '.join(repr(c) for c in CHARS)} repeated -- rnndyn.dynamics.fixed_points finds the "
+        "states with F(s, x) = s (damped Newton to |F(s) - s|_inf < 1e-10), started from "
+        f"{SEARCH['n_starts_pad']} (padding) or {SEARCH['n_starts_char']} (each character) states "
+        "sampled from the captured h of the validation strings, plus Gaussian noise of standard "
+        f"deviation {SEARCH['noise']}. Each point's Jacobian eigenvalues lambda_k give its "
+        "stability and its modes' relaxation times tau_k = -1 / ln|lambda_k|. The character maps are "
+        "searched for the trained models only. The stable fixed point "
+        "h* of the padding map nearest to where the padding leads is where the notebook's "
+        "'terminal value' should be."
+    )
+    fps, pad, pvm = {}, {}, {}
+    for fw, r in results.items():
+        for which in ("trained", "untrained"):
+            dy = r[which]["numbers"]["dynamics"]
+            for d in ("forward", "backward"):
+                x = dy[d]
+                key = (fw, which, d)
+                for inp in dy["inputs"]:
+                    rows = [p for p in x["fixed_points"] if p["input"] == inp]
+                    st = x["starts"][inp]
+                    fps[key + (repr(inp),)] = {
+                        "points": len(rows),
+                        "stable": sum(p["stability"] == "stable" for p in rows),
+                        "unstable": sum(p["stability"] == "unstable" for p in rows),
+                        "spectral radius (stable)": ", ".join(
+                            fmt(p["spectral_radius"], 4) for p in rows if p["stability"] == "stable"
+                        ),
+                        "slowest tau (stable)": ", ".join(
+                            fmt(p["tau"]) for p in rows if p["stability"] == "stable"
+                        ),
+                        "max residual": fmt(max((p["residual"] for p in rows), default=float("nan")), 2),
+                        "starts fixed / failed": f"{st['fixed']} / {st['failed']}",
+                    }
+                pp, rr = x["pad_point"], x["relaxation"]
+                g = r[which]["numbers"]["groups"]["h"][d]["relaxation"]
+                pad[key] = {
+                    "|F(h*) - h*|_inf": fmt(pp["residual"], 2),
+                    "stability": pp["stability"],
+                    "spectral radius": fmt(pp["spectral_radius"], 4),
+                    "slowest tau": fmt(pp["tau_slowest"]),
+                    "|h_end - h*| median": fmt(g["fixed_point"]["final_state_distance"]["median"]),
+                    "|h_end - h*| 90%": fmt(g["fixed_point"]["final_state_distance"]["p90"]),
+                    "tau toward h[49] / last pad": ci(g["tau_median_good_fits"]),
+                    "tau toward h*": ci(g["fixed_point"]["tau_median_good_fits"]),
+                }
+                pvm[key] = {
+                    "good fits (toward h*)": rr["n_good_fits"],
+                    "measured tau median": fmt(rr["tau_measured_median"]),
+                    "predicted tau median (slowest loaded mode)": fmt(rr["tau_predicted_median"]),
+                    "share-weighted tau median": fmt(rr["tau_weighted_median"]),
+                    "units reached by the slowest mode": fmt(rr["units_reached_by_slowest_mode"]),
+                    "measured / predicted, median": fmt(rr["measured_over_predicted_median"]),
+                    "within a factor 2": fmt(rr["within_factor_2"]),
+                    "Spearman (predicted)": ci(rr["spearman_predicted"]),
+                    "Spearman (share-weighted)": ci(rr["spearman_weighted"]),
+                }
+    names = ["framework", "model", "direction"]
+    rep.table(
+        pd.DataFrame(fps).T.rename_axis(names + ["input"]),
+        "fixed_points",
+        caption="Fixed points per constant input (residual: |F(s) - s|_inf).",
+    )
+    rep.text(
+        "The Jacobian spectrum at the padding map's stable fixed point of each direction (colour), "
+        "with the stable points of the character maps (grey) and the unit circle: every mode inside "
+        "it decays; the closer to the circle, the slower."
+    )
+    _fig(rep, results, "spectra", "fig18_spectra", "Eigenvalues at the pad fixed point, unit circle.")
+    rep.table(
+        pd.DataFrame(pad).T.rename_axis(names),
+        "pad_fixed_point",
+        caption="The padding map's stable fixed point h*, and the relaxation toward h[49] and toward h*.",
+    )
+    rep.text(
+        "Which modes move the most dynamic units: the share |v_k[u]|^2 / sum_j |v_j[u]|^2 of the "
+        "leading modes k (slowest first) in the units of largest area of each direction (trained)."
+    )
+    _fig(rep, results, "modes", "fig19_modes_top_units", "Leading modes on the most dynamic units.")
+    rep.text(
+        "Predicted vs measured relaxation per h unit (rnndyn.dynamics.predicted_relaxation at h*): "
+        "the predicted tau is that of the slowest mode with any weight on the unit (the long-lag "
+        "decay), the share-weighted tau a mix of all modes; measured is the fit toward h* of "
+        "section 2.3 (units with R^2 >= 0.9). Spearman correlations over those units with 95% "
+        "bootstrap intervals over strings (the backward path is the same for every string: no "
+        "interval)."
+    )
+    _fig(rep, results, "predicted", "fig20_predicted_vs_measured", "Predicted vs measured tau per unit.")
+    rep.table(
+        pd.DataFrame(pvm).T.rename_axis(names),
+        "predicted_vs_measured",
+        caption="Relaxation times predicted by the linearisation at h* vs measured toward h*.",
+    )
+
+
 def build_report(results: dict, records: list, settings: dict, shipped: dict) -> Report:
     """The whole report (not yet written)."""
     lengths = np.array([len(r.human) for r in records])
@@ -281,6 +448,7 @@ def build_report(results: dict, records: list, settings: dict, shipped: dict) ->
     rep.table(pd.DataFrame(side), "headline", caption="Headline numbers side by side (95% intervals).")
     _notebook_part(rep, results, lengths)
     _beyond(rep, results)
+    _dynamics(rep, results)
     rep.heading("Per-unit tables")
     for fw, r in results.items():
         rep.table(

@@ -128,20 +128,27 @@ def loglog_slope(curve: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return (lx[:, None] * ly).sum(axis=-2) / (lx**2).sum()
 
 
-def relaxation_deviation(x: np.ndarray, lengths: np.ndarray, n_offsets: int) -> tuple[np.ndarray, np.ndarray]:
-    """``|h[L-1+k] - h[T-1]|`` per string, offset and unit (forward units, input order).
+def relaxation_deviation(
+    x: np.ndarray, lengths: np.ndarray, n_offsets: int, target: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``|h[L-1+k] - h*|`` per string, offset and unit (forward units, input order).
 
-    Returns ``dev`` of shape ``(n, n_offsets, U)`` (0 where the string has no
-    such step) and ``valid`` ``(n, n_offsets)``. Pooling ``dev`` over strings
-    and dividing by the count of valid strings gives
-    :func:`rnndyn.physics.relaxation_curve` with ``target="final"``.
+    ``h*`` is each string's last state ``h[T-1]`` (``target=None``) or the
+    given values (shape ``(U,)``, e.g. a fixed point). Returns ``dev`` of shape
+    ``(n, n_offsets, U)`` (0 where the string has no such step) and ``valid``
+    ``(n, n_offsets)``. Pooling ``dev`` over strings and dividing by the count
+    of valid strings gives :func:`rnndyn.physics.relaxation_curve` with
+    ``target="final"`` (or the array).
     """
     n, T, _ = x.shape
     k = np.arange(n_offsets)[None, :]
     t = (lengths[:, None] - 1) + k
     valid = t < T
     g = np.take_along_axis(x, np.minimum(t, T - 1)[:, :, None], axis=1)
-    g -= x[:, -1:, :]
+    if target is None:
+        g -= x[:, -1:, :]
+    else:
+        g = g.astype(np.float64) - np.asarray(target, dtype=np.float64)[None, None, :]
     dev = np.abs(g, out=g)
     dev *= valid[:, :, None]
     return dev, valid

@@ -135,7 +135,8 @@ def _train(frameworks: tuple[str, ...], seed: int, stages: _Stages) -> Path:
 
 def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, stages) -> dict:
     from . import _study_capture as K
-    from ._study_analysis import analyze
+    from . import _study_dynamics as DY
+    from ._study_analysis import analyze, split
 
     strings = [r.human for r in records] + [s for s, _ in examples]
     targets = [r.iso for r in records] + [t for _, t in examples]
@@ -146,17 +147,39 @@ def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, s
     )
     acc, outs = stages.run(f"{fw}: translate", K.accuracy, model, strings[:n], targets[:n])
     ex_out = K.accuracy(model, strings[n:], targets[n:])[1]
-    trained = stages.run(f"{fw}: analysis", analyze, traj, n_main=n, seed=seed, n_boot=n_boot)
+    search = stages.run(f"{fw}: fixed points", DY.fixed_point_search, model, split(traj, n)[0], seed=seed)
+    trained = stages.run(
+        f"{fw}: analysis", analyze, traj, n_main=n, seed=seed, n_boot=n_boot, fixed=DY.targets(search)
+    )
+    dyn = DY.analyze_dynamics(search, trained)
+    trained["numbers"]["dynamics"], trained["arrays"]["dynamics"] = dyn["numbers"], dyn["arrays"]
     units = (traj.n_units, traj.n_steps)
-    del traj
+    del traj, search
     null = K.untrained(fw, model.input_vocab, model.output_vocab, seed)
     ntraj, nsecs = stages.run(
         f"{fw}: capture untrained", K.capture_encoder, fw, null, strings, states=("h",), progress=progress
     )
-    untrained = stages.run(
-        f"{fw}: analysis untrained", analyze, ntraj, n_main=n, seed=seed, n_boot=n_boot, states=("h",)
+    nsearch = stages.run(
+        f"{fw}: fixed points untrained",
+        DY.fixed_point_search,
+        null,
+        split(ntraj, n)[0],
+        seed=seed,
+        chars=False,
     )
-    del ntraj, null, model
+    untrained = stages.run(
+        f"{fw}: analysis untrained",
+        analyze,
+        ntraj,
+        n_main=n,
+        seed=seed,
+        n_boot=n_boot,
+        states=("h",),
+        fixed=DY.targets(nsearch),
+    )
+    dyn = DY.analyze_dynamics(nsearch, untrained)
+    untrained["numbers"]["dynamics"], untrained["arrays"]["dynamics"] = dyn["numbers"], dyn["arrays"]
+    del ntraj, null, model, nsearch
     return {
         "accuracy": acc,
         "outputs": outs,
