@@ -795,14 +795,7 @@ def _check_leaves(inputs: Any, layout: Layout) -> None:
 
 
 def _axis0(shape: tuple[Any, ...], name: str) -> int:
-    n = shape[0]
-    if n is None or n != n:  # a symbolic or dask dimension
-        raise RnndynError(
-            f"{name} has an unknown number of sequences (shape {shape}); rnndyn needs it to "
-            "batch the inputs. Compute it first (dask: x.compute_chunk_sizes()), or pass an "
-            "iterable of batches."
-        )
-    return int(n)
+    return _axis_size(shape, 0, name)
 
 
 def _check_not_empty(n: int) -> None:

@@ -38,6 +38,27 @@ __all__ = ["LSTMCell", "GRUCell", "RNNCell", "StepCell", "ACTIVATIONS"]
 ACTIVATIONS = ("tanh", "relu", "linear")
 
 
+def autograd_jacobian(call: Callable[[Any, Any], Any], s: Any, x: Any) -> Any:
+    """``d call(s, x) / d s`` for torch tensors ``s (n, dim)``: one backward pass per output coordinate.
+
+    For adapters whose :class:`StepCell` runs a torch module (PyTorch, or Keras
+    on the torch backend); returns a ``(n, dim_out, dim)`` tensor, zeros where
+    an output does not depend on ``s``.
+    """
+    import torch
+
+    s = s.detach().requires_grad_(True)
+    with torch.enable_grad():
+        out = call(s, x)
+        n = out.shape[1]
+        rows = [
+            torch.autograd.grad(out[:, i].sum(), s, retain_graph=i < n - 1, allow_unused=True)[0]
+            for i in range(n)
+        ]
+    rows = [torch.zeros_like(s) if r is None else r for r in rows]
+    return torch.stack(rows, dim=1).detach()
+
+
 def _is_torch(x: Any) -> bool:
     return type(x).__module__.startswith("torch")
 

@@ -22,7 +22,7 @@ __all__ = ["solve", "solve_many"]
 #: Largest number of dim x dim matrices held at once (memory ~ CHUNK_BYTES).
 CHUNK_BYTES = 2**28
 #: Consecutive iterations with less than 0.1% decrease of q after which a start stops.
-CREEP = 8
+CREEP = 4
 #: Starts per input solved in full before the others reuse the points found (:func:`solve_many`).
 PILOT = 16
 

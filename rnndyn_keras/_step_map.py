@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rnndyn._cells import autograd_jacobian
 from rnndyn.errors import PluginError
 
 from ._layers import find_targets
@@ -199,19 +200,9 @@ def keras_step_cell(cell: Any) -> Any:
             return np.asarray(J.numpy(), np.float64)
 
     else:
-        import torch
 
         def jacobian(s: Any, x: Any) -> np.ndarray:
-            s, x = as_backend(s), as_backend(x)
-            s.requires_grad_(True)
-            with torch.enable_grad():
-                out = call(s, x)
-                n = out.shape[1]
-                rows = [
-                    torch.autograd.grad(out[:, i].sum(), s, retain_graph=i < n - 1, allow_unused=True)[0]
-                    for i in range(n)
-                ]
-            rows = [torch.zeros_like(s) if r is None else r for r in rows]
-            return np.asarray(torch.stack(rows, dim=1).detach().cpu().numpy(), np.float64)
+            J = autograd_jacobian(call, as_backend(s), as_backend(x))
+            return np.asarray(J.cpu().numpy(), np.float64)
 
     return StepCell(step, jacobian, dim=sum(sizes), input_size=n_in, state_names=names)

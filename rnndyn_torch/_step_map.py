@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnndyn._cells import autograd_jacobian
 from rnndyn.errors import PluginError
 
 from ._layers import Entry, discover, unwrap, weights
@@ -126,17 +127,7 @@ def module_step_cell(module: nn.Module, kind: str) -> Any:
             return call(s, x).cpu().numpy()
 
     def jacobian(s: Any, x: Any) -> np.ndarray:
-        s, x = tensors(s, x)
-        s.requires_grad_(True)
-        with torch.enable_grad():
-            out = call(s, x)
-            n = out.shape[1]
-            rows = [
-                torch.autograd.grad(out[:, i].sum(), s, retain_graph=i < n - 1, allow_unused=True)[0]
-                for i in range(n)
-            ]
-        rows = [torch.zeros_like(s) if r is None else r for r in rows]
-        return torch.stack(rows, dim=1).cpu().numpy()
+        return autograd_jacobian(call, *tensors(s, x)).cpu().numpy()
 
     names = ("h", "c") if lstm else ("h",)
     return StepCell(step, jacobian, dim=len(names) * H, input_size=n_in, state_names=names)
