@@ -185,6 +185,9 @@ def _nonfinite_position(a: Any) -> tuple[tuple[int, ...], Any] | None:
     if lib == "torch":
         if not (a.is_floating_point() or a.is_complex()) or a.numel() == 0:
             return None
+        # one pass, no temporary: a sum of finite values is finite unless it overflows
+        if bool(a.sum().isfinite()):
+            return None
         ok = a.isfinite()
         if bool(ok.all()):
             return None
