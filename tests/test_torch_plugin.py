@@ -174,13 +174,15 @@ def test_capture_packed_input_splits_into_equal_step_batches():
         rnndyn.capture(gru, packed, lengths=[7] * 7, batch_size=3, progress=False)
 
 
-def test_time_major_model_takes_sequences_along_axis_0():
+def test_time_major_model_is_fed_as_pytorch_takes_it():
+    """A bare time-major module gets (steps, sequences, features), as ``lstm(x)`` does."""
     torch.manual_seed(3)
     lstm = nn.LSTM(3, 4)  # batch_first=False
-    x = torch.randn(5, 6, 3)  # 5 sequences of 6 steps
-    traj = rnndyn.capture(lstm, x, state="h", batch_size=2, progress=False)
+    x = torch.randn(6, 5, 3)  # 6 steps of 5 sequences, the PyTorch way
+    traj = rnndyn.capture(lstm, x, state="h", batch_size=2, progress=False)  # batches cut along axis 1
     with torch.no_grad():
-        want = lstm(x.transpose(0, 1))[0].transpose(0, 1)
+        want = lstm(x)[0].transpose(0, 1)
+    assert traj.shape == (5, 6, 4)
     np.testing.assert_allclose(traj.states, want.numpy(), atol=1e-6)
     xn = x.numpy().astype(np.float64)
     traj64 = rnndyn.capture(lstm, xn, state="h", progress=False)
