@@ -138,8 +138,9 @@ def keras_step_cell(cell: Any) -> Any:
     LSTM-like cell with two states of equal size). The cell runs in float64
     when it can be rebuilt from its config (``get_config`` / ``from_config``)
     with the same weights, else in its own dtype. The Jacobian comes from the
-    backend: ``tf.GradientTape.batch_jacobian`` (TensorFlow) or autograd
-    (PyTorch). Returns ``None`` on other backends. On the PyTorch backend
+    backend: ``tf.GradientTape.batch_jacobian`` (TensorFlow), autograd
+    (PyTorch) or ``jax.vmap(jax.jacfwd(...))`` (JAX). Returns ``None`` on other
+    backends. On the PyTorch backend
     ``keras.ops.matmul`` computes in float32 whatever the dtype (Keras' type
     promotion), so the step is float32-accurate there.
 
@@ -157,7 +158,7 @@ def keras_step_cell(cell: Any) -> Any:
     from rnndyn.dynamics import StepCell
 
     backend = keras.backend.backend()
-    if backend not in ("tensorflow", "torch"):
+    if backend not in ("tensorflow", "torch", "jax"):
         return None
     structure = cell.state_size
     nested = keras.tree.is_nested(structure)
@@ -198,6 +199,17 @@ def keras_step_cell(cell: Any) -> Any:
                 out = call(s, x)
             J = tape.batch_jacobian(out, s, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             return np.asarray(J.numpy(), np.float64)
+
+    elif backend == "jax":
+        import jax
+
+        def one(si: Any, xi: Any) -> Any:
+            return call(si[None], xi[None])[0]
+
+        per_state = jax.vmap(jax.jacfwd(one), in_axes=(0, 0))
+
+        def jacobian(s: Any, x: Any) -> np.ndarray:
+            return np.asarray(per_state(as_backend(s), as_backend(x)), np.float64)
 
     else:
 

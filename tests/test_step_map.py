@@ -297,7 +297,8 @@ def test_rnndyn_step_map_keras(keras_models, layer, kind):
     if layer == "gru_v1":
         assert cells["forward"].reset_after is False
     if kind is StepCell:
-        if keras.backend.backend() == "torch":  # keras.ops.matmul runs in float32 there
+        # float32 there: keras.ops.matmul on torch; JAX without jax_enable_x64
+        if keras.backend.backend() in ("torch", "jax"):
             fd_check(cells["forward"], eps=1e-3, tol=5e-4)
         else:
             fd_check(cells["forward"])
@@ -326,9 +327,10 @@ def test_keras_step_map_bad_input(keras_models):
         plugins.step_map(lstm, "lstm")
 
 
-def test_keras_step_map_on_the_torch_backend():
-    """The Keras cases again with KERAS_BACKEND=torch (the backend is fixed at import)."""
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_keras_step_map_on_other_backends(backend):
+    """The Keras cases again with KERAS_BACKEND=torch and jax (the backend is fixed at import)."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "OMP_NUM_THREADS": "1"}
     args = ["-m", "pytest", __file__, "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
     args += ["-k", "rnndyn_step_map_keras or keras_step_map_bad", "-W", "ignore::DeprecationWarning"]
     res = subprocess.run(
