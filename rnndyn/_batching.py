@@ -156,17 +156,23 @@ def _library(x: Any) -> str:
 
 
 def _leaves(data: Any, where: str) -> Iterator[tuple[str, Any]]:
-    """The arrays of one batch (inside dicts, lists and tuples), with where they sit."""
+    """Everything one batch holds, with where it sits: arrays, and the other values (None, flags).
+
+    Walks ``Args``, dicts, dataclasses, lists and tuples (named tuples too);
+    an array is never looked into.
+    """
     if isinstance(data, Args):
         for k, v in data.items():
             yield from _leaves(v, f"{where} argument {k!r}")
+    elif _is_array(data):
+        yield where, data
     elif isinstance(data, Mapping):
         for k, v in data.items():
             yield from _leaves(v, f"{where}[{k!r}]")
     elif _is_dataclass(data):
         for f in dataclasses.fields(data):
             yield from _leaves(getattr(data, f.name), f"{where}.{f.name}")
-    elif type(data) in (list, tuple):
+    elif isinstance(data, list | tuple):
         for j, v in enumerate(data):
             yield from _leaves(v, f"{where}[{j}]")
     else:
@@ -394,17 +400,7 @@ def _name(key: int | str, data: Any, root: str) -> str:
 
 def _array_leaves(value: Any, where: str) -> Iterator[tuple[str, Any]]:
     """The arrays inside one argument (tuples, lists, dicts, dataclasses), with where they sit."""
-    if _is_array(value):
-        yield where, value
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _array_leaves(v, f"{where}[{k!r}]")
-    elif _is_dataclass(value):
-        for f in dataclasses.fields(value):
-            yield from _array_leaves(getattr(value, f.name), f"{where}.{f.name}")
-    elif isinstance(value, list | tuple):
-        for j, v in enumerate(value):
-            yield from _array_leaves(v, f"{where}[{j}]")
+    return ((w, a) for w, a in _leaves(value, where) if _is_array(a))
 
 
 def _cut(value: Any, axis: int | None, s: slice) -> Any:
