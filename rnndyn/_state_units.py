@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._cells import LSTMCell
-from ._validation import describe, to_numpy
+from ._validation import as_numpy, describe, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -25,13 +25,7 @@ DEFAULT_STARTS = 128
 def _real(a: Any, name: str, expect: str) -> np.ndarray:
     if a is None or isinstance(a, (str, bytes, dict, set)):
         raise RnndynError(f"{name} must be {expect}; got {describe(a)}.")
-    try:
-        arr = to_numpy(a, name)
-        arr = np.asarray(arr)
-    except RnndynError:
-        raise
-    except Exception as exc:
-        raise RnndynError(f"{name} must be {expect}; could not convert {describe(a)}: {exc}.") from None
+    arr = as_numpy(a, name, f"{name} must be {expect}")
     if arr.dtype.kind not in "fiu":
         raise RnndynError(f"{name} must be {expect} of real numbers; got dtype {arr.dtype}.")
     arr = arr.astype(np.float64)

@@ -28,6 +28,7 @@ __all__ = [
     "check_lag_window",
     "check_choice",
     "real_array",
+    "as_numpy",
     "check_array_data",
     "describe",
     "is_numpy",
@@ -95,6 +96,16 @@ def to_numpy(x: Any, name: str = "x") -> np.ndarray:
     if mod.startswith("dask"):
         return np.asarray(x.compute())
     return np.asarray(x)
+
+
+def as_numpy(x: Any, name: str, expect: str) -> np.ndarray:
+    """``to_numpy(x)``, or an error that starts with ``expect`` and says why ``x`` would not convert."""
+    try:
+        return np.asarray(to_numpy(x, name))
+    except RnndynError:
+        raise
+    except Exception as exc:
+        raise RnndynError(f"{expect}; could not convert {describe(x)}: {exc}.") from None
 
 
 def _dtype_kind(x: Any) -> str:
@@ -196,12 +207,7 @@ def check_lengths(lengths: Any, n_sequences: int, n_steps: int, name: str = "len
     expect = f"{name} must be a 1-d array of ints with one entry per sequence ({n_sequences})"
     if isinstance(lengths, str | bytes | Mapping | set | Iterator) or isinstance(lengths, bool | np.bool_):
         raise RnndynError(f"{expect}; got {describe(lengths)}.")
-    try:
-        arr = to_numpy(lengths, name)
-    except RnndynError:
-        raise
-    except Exception as exc:
-        raise RnndynError(f"{expect}; could not convert {describe(lengths)}: {exc}.") from None
+    arr = as_numpy(lengths, name, expect)
     if arr.ndim != 1 or arr.shape[0] != n_sequences:
         hint = " For one sequence pass [length]." if arr.ndim == 0 else ""
         raise RnndynError(f"{expect}; got shape {arr.shape}.{hint}")

@@ -31,6 +31,7 @@ import pandas as pd
 from ._convert import _like
 from ._validation import (
     array_namespace,
+    as_numpy,
     check_bool,
     check_choice,
     check_end_of_input,
@@ -287,12 +288,7 @@ def _positions(sel: Any, n: int, name: str, what: str) -> np.ndarray:
     if isinstance(sel, int | np.integer):
         arr = np.array([int(sel)])
     else:
-        try:
-            arr = to_numpy(sel, name)
-        except RnndynError:
-            raise
-        except Exception as exc:
-            raise RnndynError(f"{expect}; could not convert {describe(sel)}: {exc}.") from None
+        arr = as_numpy(sel, name, expect)
         if arr.ndim == 0 and arr.dtype.kind in "iu":
             arr = arr.reshape(1)
     if arr.ndim != 1:
