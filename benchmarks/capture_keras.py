@@ -99,7 +99,7 @@ def main() -> None:
         )
 
     def unjoined(model, states):
-        from rnndyn.capture import iter_capture
+        from rnndyn import iter_capture
 
         parts = iter_capture(
             model, x, layer="encoder", state=states, lengths=lengths, batch_size=BATCH, progress=False

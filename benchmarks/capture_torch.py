@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 import rnndyn
-from rnndyn.capture import iter_capture
+from rnndyn import iter_capture
 from rnndyn_torch import TorchAdapter
 
 V, T, H = 60, 50, 256

@@ -12,44 +12,41 @@ from typing import Any
 
 from . import metrics
 from .errors import MissingExtraError, PluginError, RnndynError
+from .steps import Steps
 from .trajectories import Trajectories
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Trajectories",
+    "Steps",
     "RnndynError",
     "PluginError",
     "MissingExtraError",
     "metrics",
     "capture",
+    "iter_capture",
     "layers",
     "Args",
     "list_plugins",
 ]
 
+# Heavier parts load on first use, so that `import rnndyn` stays fast.
+_SUBMODULES = ("physics", "summary", "plugins", "plots", "report", "dynamics")
+_LAZY = {
+    "capture": "._capture",
+    "iter_capture": "._capture",
+    "layers": "._capture",
+    "Args": ".adapter",
+    "list_plugins": ".plugins",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # Heavier parts load on first use so that `import rnndyn` stays fast.
     import importlib
 
-    if name in ("physics", "summary", "plugins", "plots", "report", "dynamics"):
+    if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
-    if name == "capture":
-        from .capture import capture
-
-        globals()["capture"] = capture  # the function, not the module of the same name
-        return capture
-    if name == "layers":
-        from .capture import layers
-
-        return layers
-    if name == "Args":
-        from .adapter import Args
-
-        return Args
-    if name == "list_plugins":
-        from .plugins import list_plugins
-
-        return list_plugins
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'rnndyn' has no attribute {name!r}")

@@ -1,4 +1,10 @@
-"""Bootstrap intervals by resampling sequences (re-exported by :mod:`rnndyn.summary`)."""
+"""Bootstrap intervals by resampling sequences (re-exported by :mod:`rnndyn.summary`).
+
+:func:`resample_indices` draws the resamples and :func:`resample_counts` says
+how often each sequence is drawn in each; every statistic that is a sum over
+sequences is then one matrix product ``counts @ per_sequence_sums`` for all
+resamples at once.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,22 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._physics_util import as_traj
+from ._convert import index_axis
+from ._estimators import area, as64
+from ._physics_util import as_traj, counts_like
 from ._validation import (
-    _dtype_kind,
-    array_namespace,
     check_choice,
     check_float,
     check_int,
     check_region,
+    dtype_kind,
     real_array,
     to_numpy,
 )
 from .errors import RnndynError
-from .trajectories import Trajectories, delta_region_mask
+from .trajectories import Trajectories
 
-__all__ = ["BootstrapCI", "bootstrap_ci", "BUILTIN_STATISTICS"]
+__all__ = ["BootstrapCI", "bootstrap_ci", "BUILTIN_STATISTICS", "resample_indices", "resample_counts"]
 
 #: Statistics computed by weighted sums (one matrix product for every resample at once).
 BUILTIN_STATISTICS = ("mean", "rms_delta", "mean_abs_delta", "area_rms", "area_mean_abs")
@@ -75,7 +82,7 @@ def _as_data(x: Any, name: str = "x") -> tuple[Any, int]:
                 f"{name} must have sequences on axis 0; got a 0-d array. Pass an array of shape "
                 "(n_sequences, ...)."
             )
-        if _dtype_kind(x) not in "fiu":
+        if dtype_kind(x) not in "fiu":
             raise RnndynError(
                 f"{name} must hold real numbers (float or int); got dtype {x.dtype}. Convert it first."
             )
@@ -129,20 +136,53 @@ class BootstrapCI(NamedTuple):
     n_boot: int
 
 
-def _counts(idx: np.ndarray, n: int) -> np.ndarray:
-    """How often each sequence is drawn in each resample, float ``(n_boot, n)``."""
-    c = np.zeros((idx.shape[0], n))
-    np.add.at(c, (np.arange(idx.shape[0])[:, None], idx), 1.0)
+def resample_indices(n: int, n_boot: int, seed: Any) -> np.ndarray:
+    """The sequences drawn (with replacement) by each of ``n_boot`` resamples of ``n``, int ``(n_boot, n)``.
+
+    One draw ``numpy.random.default_rng(seed).integers(0, n, size=(n_boot, n))``;
+    raises when it would hold more than :data:`MAX_DRAWS` indices.
+    """
+    if n_boot * n > MAX_DRAWS:
+        raise RnndynError(
+            f"n_boot={n_boot} resamples of {n} sequences draw {n_boot * n:,} indices, more than "
+            f"{MAX_DRAWS:,} (16 GiB); use n_boot <= {MAX_DRAWS // n:,} (1000 to 10000 is typical)."
+        )
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def resample_counts(n: int, n_boot: int, seed: Any) -> np.ndarray:
+    """How often each of ``n`` sequences is drawn in each resample, float ``(n_boot, n)``.
+
+    The resamples of :func:`resample_indices` with the same ``seed``.
+
+    Examples
+    --------
+    >>> C = resample_counts(5, 3, seed=0)
+    >>> C.shape, C.sum(axis=1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    """
+    idx = resample_indices(n, n_boot, seed)
+    c = np.zeros((n_boot, n))
+    np.add.at(c, (np.arange(n_boot)[:, None], idx), 1.0)
     return c
 
 
 def _take(x: Any, rows: np.ndarray) -> Any:
     if isinstance(x, Trajectories):
         return x.take(rows)
-    if isinstance(x, np.ndarray):
-        return x[rows]
-    xp = array_namespace(x)
-    return xp.take(x, xp.asarray(rows, device=getattr(x, "device", None)), axis=0)
+    return index_axis(x, rows, axis=0)
+
+
+def _mask_groups(traj: Trajectories, region: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(delta mask (n, T - 1), unit positions)`` per group of units sharing one mask, by direction."""
+    dmask = traj.delta_mask(region)
+    groups = []
+    for cols in traj.direction_groups().values():
+        same: dict[bytes, list[int]] = {}
+        for c in cols:
+            same.setdefault(dmask[:, :, c].tobytes(), []).append(int(c))
+        groups += [(dmask[:, :, g[0]], np.asarray(g)) for g in same.values()]
+    return groups
 
 
 def _weighted(
@@ -167,21 +207,18 @@ def _weighted(
     if traj.n_steps < 2:
         raise RnndynError(f"statistic={name!r} needs at least 2 steps; got {traj.n_steps}.")
     rms = name in ("rms_delta", "area_rms")
-    area = name.startswith("area")
+    is_area = name.startswith("area")
     fn = metrics.rms_delta if rms else metrics.mean_abs_delta
     curve, counts = fn(traj, region=region, return_counts=True)
-    curve = np.asarray(to_numpy(curve), dtype=np.float64)
+    curve = as64(curve)
     states = to_numpy(traj.states)
     n, T, U = traj.shape
     T1, B = T - 1, C.shape[0]
     per_block = max(1, _BLOCK_BYTES // (8 * B * max(T1, 1)))
-    shape = (U,) if area else (T1, U)
+    shape = (U,) if is_area else (T1, U)
     lo, hi = np.empty(shape), np.empty(shape)
-    for direction, cols in traj.direction_groups().items():
-        # every unit of a direction shares its region mask, so the resampled counts too
-        mask = delta_region_mask(
-            traj.lengths, T, region=region, direction=direction, order=traj.order, masked=traj.masked
-        )
+    for mask, cols in _mask_groups(traj, region):
+        # every unit of a group shares its region mask, so the resampled counts too
         den = np.full((B, T1), float(n)) if mask.all() else C @ mask.astype(np.float64)
         for c0 in range(0, cols.size, per_block):
             cb = cols[c0 : c0 + per_block]
@@ -192,13 +229,11 @@ def _weighted(
                 stat = np.where(den[:, :, None] > 0, num / np.maximum(den, 1.0)[:, :, None], np.nan)
             if rms:
                 stat = np.sqrt(stat)
-            if area:
-                has = ~np.isnan(stat)
-                stat = np.where(has.any(axis=1), np.where(has, stat, 0.0).sum(axis=1), np.nan)
+            if is_area:
+                stat = area(stat, ~np.isnan(stat), axis=1)
             lo[..., cb], hi[..., cb] = np.percentile(stat, q, axis=0)
-    if area:
-        has = np.asarray(to_numpy(counts)) > 0
-        curve = np.where(has.any(axis=0), np.where(has, curve, 0.0).sum(axis=0), np.nan)
+    if is_area:
+        curve = area(curve, counts_like(counts, curve.shape) > 0)
     return curve, lo, hi
 
 
@@ -275,16 +310,11 @@ def bootstrap_ci(
             f"statistic must be one of {BUILTIN_STATISTICS} or a function; got {type(statistic).__name__}."
         )
     x, n = _as_data(x)
-    if n_boot * n > MAX_DRAWS:
-        raise RnndynError(
-            f"n_boot={n_boot} resamples of {n} sequences draw {n_boot * n:,} indices, more than "
-            f"{MAX_DRAWS:,} (16 GiB); use n_boot <= {MAX_DRAWS // n:,} (1000 to 10000 is typical)."
-        )
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
     q = (100 * (1 - ci) / 2, 100 * (1 + ci) / 2)
     if isinstance(statistic, str):
-        est, lo, hi = _weighted(x, statistic, _counts(idx, n), region, lengths, q)
+        est, lo, hi = _weighted(x, statistic, resample_counts(n, n_boot, seed), region, lengths, q)
         return BootstrapCI(est, lo, hi, ci, n_boot)
+    idx = resample_indices(n, n_boot, seed)
     data = as_traj(x, lengths) if lengths is not None else x
     est = _call(statistic, data, None)
     boots = np.empty((n_boot, *est.shape))

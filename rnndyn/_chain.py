@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import metrics
+from ._estimators import as64, vacf_curve
 from ._physics_util import as_traj, bead_mask, common_mask, counts_like, states64, warn_nan
-from ._validation import check_bool, check_choice, check_float, check_int, check_region, to_numpy
+from ._validation import check_bool, check_choice, check_float, check_int, check_region
 from .errors import RnndynError
 
 __all__ = [
@@ -164,15 +165,18 @@ def straightness(x: Any, *, per: str = "unit", region: str = "all", lengths: Any
     return out
 
 
-def _autocorr_sum(a: np.ndarray, max_lag: int, block: int = 256) -> np.ndarray:
-    """``sum_i sum_j a[i, j] a[i, j + s]`` for ``s = 0..max_lag``; ``a`` is ``(n, L, k)``."""
-    n, L, k = a.shape
-    nfft = 1 << int(np.ceil(np.log2(max(L + max_lag, 2))))
-    power = np.zeros((nfft // 2 + 1, k))
-    for i in range(0, n, block):
-        f = np.fft.rfft(a[i : i + block], n=nfft, axis=1)
-        power += (f.real**2 + f.imag**2).sum(axis=0)
-    return np.fft.irfft(power, n=nfft, axis=0)[: max_lag + 1]
+def _pair_sums(d: np.ndarray, max_lag: int) -> np.ndarray:
+    """``sum_i sum_t d[i, t] d[i, t + s]`` for ``s = 0..max_lag``, per column of ``d`` ``(n, L, k)``.
+
+    The numerator of :func:`rnndyn.metrics.vacf` for the chain whose bonds are
+    ``d`` (its VACF times its pair counts).
+    """
+    n, L, k = d.shape
+    chain = np.zeros((n, L + 1, k))
+    np.cumsum(d, axis=1, out=chain[:, 1:])
+    c, counts = metrics.vacf(chain, max_lag=max_lag, return_counts=True)
+    c = as64(c)
+    return c * counts_like(counts, c.shape)
 
 
 def bond_correlation(
@@ -220,9 +224,8 @@ def bond_correlation(
     top = traj.n_steps - 2
     max_lag = top if max_lag is None else check_int(max_lag, "max_lag", minimum=0, maximum=top)
     if per == "unit":
-        c, counts = metrics.vacf(traj, max_lag=max_lag, region=region, return_counts=True)
-        c = np.asarray(to_numpy(c), dtype=np.float64)[: max_lag + 1]
-        nopair = counts_like(counts, c.shape) <= 0
+        c, counts = vacf_curve(traj, max_lag, region)
+        nopair = counts <= 0
         c0 = c[0]
         still = ~(c0 > 0) | nopair[0]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -236,11 +239,15 @@ def bond_correlation(
     if region != "all":
         common_mask(dmask, "bond_correlation(per='vector')")
     d = np.diff(s, axis=1)
-    norm = np.sqrt((d * d).sum(axis=2, keepdims=True))
+    with np.errstate(over="ignore", under="ignore"):
+        norm = np.sqrt((d * d).sum(axis=2, keepdims=True))
+    risky = (norm < 1e-150) | ~np.isfinite(norm)  # squares under- or overflow: the exact norm there
+    if risky.any():
+        norm = np.where(risky, np.hypot.reduce(d, axis=2, keepdims=True), norm)
     ok = dmask[:, :, :1] & (norm > 0)
     u = np.where(ok, d / np.where(ok, norm, 1.0), 0.0)
-    num = _autocorr_sum(u, max_lag).sum(axis=1)
-    den = np.rint(_autocorr_sum(ok.astype(np.float64), max_lag)[:, 0])
+    num = _pair_sums(u, max_lag).sum(axis=1)
+    den = np.rint(_pair_sums(ok.astype(np.float64), max_lag)[:, 0])
     bad = den <= 0
     out = np.where(bad, np.nan, num / np.where(bad, 1.0, den))
     warn_nan("bond_correlation", int(bad.sum()), bad.size, "no pair of moving bonds at that lag")

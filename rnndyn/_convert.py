@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from ._backends import get_backend
 from ._validation import array_namespace, check_choice, describe, to_numpy
 from .errors import MissingExtraError, RnndynError
+from .steps import Steps
 
-__all__ = ["to_xarray", "to_frame", "concat"]
+__all__ = ["to_xarray", "to_frame", "concat", "index_axis", "join_sequences", "join_units"]
 
 
 if TYPE_CHECKING:
@@ -66,9 +69,7 @@ def _library(x: Any) -> str:
     return type(x).__module__.split(".")[0]
 
 
-def _check_parts(parts: Any) -> list[Trajectories]:
-    from .trajectories import Trajectories
-
+def _check_parts(parts: Any, Trajectories: type) -> list[Trajectories]:
     expect = "parts must be a list (or other iterable) of Trajectories"
     if isinstance(parts, Trajectories):
         raise RnndynError(f"{expect}; got one Trajectories. Wrap it in a list: concat([traj, ...]).")
@@ -101,19 +102,18 @@ def _check_parts(parts: Any) -> list[Trajectories]:
                 f"concat(): part {j} of parts is on device {p.states.device} and part 0 on {dev0}; "
                 "move every part's states to one device first (or call .to_numpy() on each part)."
             )
-        if p.order != first.order or p.masked != first.masked:
+        if p.order != first.order:
             raise RnndynError(
-                f"concat(): part {j} has order={p.order}, masked={p.masked}; part 0 has "
-                f"order={first.order}, masked={first.masked}. Convert first (input_order() / "
-                "processing_order()); parts with different masking come from different models."
+                f"concat(): part {j} has order={p.order}; part 0 has order={first.order}. Convert "
+                "first (input_order() / processing_order())."
             )
     return parts
 
 
-def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajectories:
+def concat(parts: Iterable[Trajectories], cls: type, *, along: str = "sequences") -> Trajectories:
     """See :meth:`Trajectories.concat`."""
     check_choice(along, "along", ("sequences", "units"))
-    parts = _check_parts(parts)
+    parts = _check_parts(parts, cls)
     first = parts[0]
     xp = array_namespace(first.states)
     if along == "sequences":
@@ -138,22 +138,14 @@ def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajec
             )
         inputs = [x for p in parts for x in p.inputs] if all(has_inputs) else None
         states = xp.concat([p.states for p in parts], axis=0)
-        return first._replace(
-            states=states,
-            lengths=np.concatenate([p.lengths for p in parts]),
-            inputs=inputs,
-        )
+        return first._replace(states=states, steps=join_sequences([p.steps for p in parts]), inputs=inputs)
     for j, p in enumerate(parts[1:], 1):
         if p.n_sequences != first.n_sequences or p.n_steps != first.n_steps:
             raise RnndynError(
                 f"concat(along='units'): part {j} is {p.shape[:2]} (sequences, steps); "
                 f"part 0 is {first.shape[:2]}. Join along units only captures of the same sequences."
             )
-        if not np.array_equal(p.lengths, first.lengths):
-            raise RnndynError(
-                f"concat(along='units'): part {j} has other lengths than part 0, so it holds other "
-                "sequences; join along units only captures of the same sequences."
-            )
+    steps = join_units([(p.steps, p.units["layer"].unique().tolist()) for p in parts])
     units = pd.concat([p.units for p in parts], ignore_index=True)
     dup = units.duplicated(["layer", "state", "direction", "index"]).to_numpy()
     if dup.any():
@@ -165,20 +157,66 @@ def concat(parts: Iterable[Trajectories], *, along: str = "sequences") -> Trajec
             "every unit may appear once (select() the units you need from each part)."
         )
     states = xp.concat([p.states for p in parts], axis=2)
-    return first._replace(states=states, units=units)
+    return first._replace(states=states, units=units, steps=steps)
 
 
 def _like(arr: np.ndarray, ref: Any) -> Any:
-    """Put a numpy result back into ``ref``'s array type and device."""
-    if isinstance(ref, np.ndarray):
-        return arr
-    mod = type(ref).__module__
-    if mod.startswith("torch"):
-        import torch
+    """Put a numpy result back into ``ref``'s array type and device (dask: ``ref``'s chunks)."""
+    be = get_backend(ref)
+    if be.lazy:
+        return sys.modules["dask.array"].from_array(arr, chunks=ref.chunks)
+    return be.asarray(arr)
 
-        return torch.as_tensor(arr, device=ref.device)
-    if mod.startswith("dask"):
-        import dask.array as da
 
-        return da.from_array(arr, chunks=ref.chunks)
-    return arr
+def join_sequences(parts: Sequence[Steps]) -> Steps:
+    """The steps of parts joined along sequences (same masking; explicit orders kept)."""
+    first = parts[0]
+    for j, p in enumerate(parts[1:], 1):
+        if p.masked != first.masked:
+            raise RnndynError(
+                f"concat(): part {j} has masked={p.masked}; part 0 has masked={first.masked}. "
+                "Parts with different masking come from different models."
+            )
+    keys = {k for p in parts for k in p.orders}
+    orders = {k: np.concatenate([p.order(*k) for p in parts]) for k in keys}
+    return Steps(np.concatenate([p.valid for p in parts]), masked=first.masked, orders=orders)
+
+
+def join_units(parts: Sequence[tuple[Steps, Sequence[str]]]) -> Steps:
+    """The steps of captures of the same sequences joined along units.
+
+    ``parts`` holds each part's steps and the layer names of its units; the
+    masking becomes per layer where the parts disagree.
+    """
+    first = parts[0][0]
+    for j, (p, _) in enumerate(parts[1:], 1):
+        if not np.array_equal(p.valid, first.valid):
+            raise RnndynError(
+                f"concat(along='units'): part {j} has other lengths (real steps) than part 0, so it "
+                "holds other sequences; join along units only captures of the same sequences."
+            )
+    if all(p.masked == first.masked for p, _ in parts):
+        masked: bool | dict[str, bool] = first.masked
+    else:
+        masked = {str(layer): p.masked_for(str(layer)) for p, layers in parts for layer in layers}
+    orders: dict[tuple[str, str], np.ndarray] = {}
+    for p, _ in parts:
+        orders.update(p.orders)
+    return Steps(first.valid, masked=masked, orders=orders)
+
+
+def index_axis(x: Any, pos: np.ndarray, axis: int) -> Any:
+    """``x`` at int positions ``pos`` along ``axis``, in ``x``'s array library.
+
+    A run of consecutive positions gives a view (a slice); otherwise a copy.
+    """
+    if pos.size and np.array_equal(pos, np.arange(pos[0], pos[0] + pos.size)):
+        key = [slice(None)] * x.ndim
+        key[axis] = slice(int(pos[0]), int(pos[0]) + pos.size)
+        return x[tuple(key)]
+    if isinstance(x, np.ndarray):
+        return np.take(x, pos, axis=axis)
+    import array_api_compat
+
+    xp = array_namespace(x)
+    return xp.take(x, xp.asarray(pos, device=array_api_compat.device(x)), axis=axis)

@@ -9,6 +9,7 @@ Newton fails (singular ``A``, or no decrease along ``d``: near slow points and
 continuous attractors) a Levenberg-Marquardt step ``(A^T A + mu I) d = -A^T r``
 takes over, so the iteration minimises ``q`` everywhere and converges
 quadratically near a regular fixed point. Everything is float64.
+:func:`merge_starts` then merges the starts that reached the same point.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["solve", "solve_many"]
+__all__ = ["solve", "solve_many", "merge_starts", "on_device"]
 
 #: Largest number of dim x dim matrices held at once (memory ~ CHUNK_BYTES).
 CHUNK_BYTES = 2**28
@@ -279,3 +280,35 @@ def _chord(
     if conv.size:
         z[_idx(xp, z, rows[conv])] = zs[_idx(xp, zs, conv)]
     return ok, its
+
+
+def on_device(xp: Any, a: np.ndarray, device: Any) -> Any:
+    """The numpy array ``a`` as an array of ``xp`` on ``device`` (``a`` itself when ``device`` is None)."""
+    return a if device is None else xp.asarray(a, device=device)
+
+
+def merge_starts(
+    s: np.ndarray, q: np.ndarray, status: np.ndarray, input_id: np.ndarray, tol: float
+) -> np.ndarray:
+    """Point id per start (-1 for failed): greedy by increasing q, max-norm distance < tol.
+
+    A slow point merges within ``sqrt(tol)``: ``q`` is flat around its minimum,
+    so the iteration locates it less precisely than a fixed point.
+    """
+    point = np.full(len(s), -1, dtype=np.int64)
+    n_points = 0
+    for inp in np.unique(input_id):
+        rows = np.flatnonzero((input_id == inp) & (status != "failed"))
+        rows = rows[np.argsort(q[rows], kind="stable")]
+        reps: list[int] = []
+        for r in rows:
+            if reps:
+                d = np.max(np.abs(s[reps] - s[r]), axis=-1)
+                k = int(np.argmin(d))
+                if d[k] < (tol if status[r] == "fixed" else np.sqrt(tol)):
+                    point[r] = point[reps[k]]
+                    continue
+            reps.append(int(r))
+            point[r] = n_points
+            n_points += 1
+    return point

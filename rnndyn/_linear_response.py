@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._cells import check_cell
-from ._state_units import as_point, select_state_units
+from ._state_units import as_point, real_values, select_state_units
 from ._validation import check_choice, check_float, check_lag_window, describe, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
@@ -245,14 +245,9 @@ def predicted_msd_plateau(
 
 def _noise_cov(noise_cov: Any, dim: int) -> np.ndarray:
     expect = f"a variance (float), a diagonal of shape ({dim},) or a matrix of shape ({dim}, {dim})"
-    if isinstance(noise_cov, (bool, np.bool_)) or noise_cov is None or isinstance(noise_cov, (str, bytes)):
+    if isinstance(noise_cov, (bool, np.bool_)):
         raise RnndynError(f"noise_cov must be {expect}; got {describe(noise_cov)}.")
-    try:
-        Q = np.asarray(to_numpy(noise_cov, "noise_cov"), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise RnndynError(f"noise_cov must be {expect}; got {describe(noise_cov)}.") from None
-    if not np.all(np.isfinite(Q)):
-        raise RnndynError("noise_cov holds NaN or inf; every value must be finite.")
+    Q = real_values(noise_cov, "noise_cov", expect)
     if Q.ndim == 0:
         Q = float(Q) * np.eye(dim)
     elif Q.shape == (dim,):

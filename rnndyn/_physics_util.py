@@ -7,7 +7,7 @@ Conventions used throughout:
 * the *chain* of a region is its bonds and the states they join (``k`` bonds,
   ``k + 1`` states); regions are contiguous runs, so a chain has no gaps;
 * a *step* (state) is "input" when the state was produced by reading a real
-  input position (see :func:`step_mask`).
+  input position (see :meth:`Trajectories.step_mask`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import array_namespace, check_region, to_numpy
+from ._validation import array_namespace, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -25,7 +25,6 @@ __all__ = [
     "as_traj",
     "states64",
     "bead_mask",
-    "step_mask",
     "pair_mask",
     "common_mask",
     "linfit",
@@ -76,29 +75,6 @@ def bead_mask(dmask: np.ndarray) -> np.ndarray:
     out = np.zeros((n, tm1 + 1, u), dtype=bool)
     out[:, :-1] |= dmask
     out[:, 1:] |= dmask
-    return out
-
-
-def step_mask(traj: Trajectories, region: str) -> np.ndarray:
-    """States ``(n, T, U)`` produced by reading a real input position ("input") or padding.
-
-    In input order step ``t`` read position ``t`` for every unit. In processing
-    order a backward unit's step ``k`` read position ``T - 1 - k`` (unmasked)
-    or ``L - 1 - k`` for ``k < L`` (masked; padding steps stay last).
-    """
-    check_region(region)
-    n, T, U = traj.shape
-    if region == "all":
-        return np.ones((n, T, U), dtype=bool)
-    t = np.arange(T)[None, :]
-    L = traj.lengths[:, None]
-    out = np.empty((n, T, U), dtype=bool)
-    for direction, cols in traj.direction_groups().items():
-        if direction == "backward" and traj.order == "processing" and not traj.masked:
-            real = t >= T - L
-        else:
-            real = t < L
-        out[:, :, cols] = (real if region == "input" else ~real)[:, :, None]
     return out
 
 

@@ -1,9 +1,12 @@
 """Region windows: which steps and deltas of each series a metric may use.
 
 A region (``"all"``, ``"input"``, ``"padding"``) selects, in every sequence
-and for every unit direction, one contiguous run of deltas (see
-:func:`rnndyn.trajectories.delta_region_mask`). This module turns those runs
-into *windows*, stored as a start and a count per (sequence, direction group):
+and for every group of units sharing a processing order, some deltas (the
+rule is in :mod:`rnndyn.steps`). This module turns them into *windows*, stored
+as a start and a count per (row, group), where a row is a sequence, or -- when
+a region has several runs in one sequence (padding in the middle) and the
+metric pairs steps across lags -- one run of a sequence (``rows`` maps rows
+to sequences):
 
 * delta window ``[dstart, dstart + dcount)`` -- the deltas in the region;
 * position window ``[dstart, dstart + pcount)`` -- the positions (steps) that
@@ -25,11 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import array_namespace, check_bool, check_lengths, check_region
+from ._backends import get_backend
+from ._convert import index_axis
+from ._validation import array_namespace, check_bool, check_region
 from .errors import RnndynError
-from .trajectories import Trajectories, delta_region_mask
+from .steps import Steps, delta_region
+from .trajectories import Trajectories
 
-__all__ = ["Windows", "resolve", "setup", "check_max_lag", "like", "finish"]
+__all__ = ["Windows", "resolve", "setup", "like", "finish"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,11 @@ class Windows:
     """Per-(sequence, group) windows of one region; units map to groups."""
 
     n_steps: int
-    region: str
     groups: np.ndarray  # (n_units,) group of each unit
-    dstart: np.ndarray  # (n_sequences, n_groups)
-    dcount: np.ndarray  # (n_sequences, n_groups)
-    pcount: np.ndarray  # (n_sequences, n_groups)
+    dstart: np.ndarray  # (n_rows, n_groups)
+    dcount: np.ndarray  # (n_rows, n_groups)
+    pcount: np.ndarray  # (n_rows, n_groups)
+    dmask: np.ndarray | None = None  # (n_rows, n_groups, n_steps - 1) when not one run per row
 
     @property
     def n_groups(self) -> int:
@@ -50,7 +56,13 @@ class Windows:
     @property
     def full_deltas(self) -> bool:
         """Every series uses every delta (no mask needed)."""
+        if self.dmask is not None:
+            return bool(self.dmask.all())
         return bool(np.all(self.dcount == max(self.n_steps - 1, 0)))
+
+    def _runs_only(self, what: str) -> None:
+        if self.dmask is not None:  # pragma: no cover - guarded by resolve(runs=True)
+            raise RnndynError(f"internal error: {what} needs one run per row; resolve with runs=True.")
 
     @property
     def full_positions(self) -> bool:
@@ -59,19 +71,23 @@ class Windows:
 
     # ----------------------------------------------------------- block masks
     def delta_mask(self, i0: int, i1: int) -> np.ndarray:
-        """Bool ``(b, n_groups, n_steps - 1)`` for sequences ``i0:i1``."""
+        """Bool ``(b, n_groups, n_steps - 1)`` for rows ``i0:i1``."""
+        if self.dmask is not None:
+            return self.dmask[i0:i1]
         t = np.arange(max(self.n_steps - 1, 0))
         a = self.dstart[i0:i1, :, None]
         return (t >= a) & (t < a + self.dcount[i0:i1, :, None])
 
     def position_mask(self, i0: int, i1: int) -> np.ndarray:
-        """Bool ``(b, n_groups, n_steps)`` for sequences ``i0:i1``."""
+        """Bool ``(b, n_groups, n_steps)`` for rows ``i0:i1``."""
+        self._runs_only("position_mask")
         t = np.arange(self.n_steps)
         a = self.dstart[i0:i1, :, None]
         return (t >= a) & (t < a + self.pcount[i0:i1, :, None])
 
     def start_mask(self, i0: int, i1: int) -> np.ndarray:
         """Bool ``(b, n_groups, n_steps)``: pair ``(0, t)`` lies in the region."""
+        self._runs_only("start_mask")
         t = np.arange(self.n_steps)
         ok = (self.dstart[i0:i1, :, None] == 0) | (self.pcount[i0:i1, :, None] == self.n_steps)
         return ok & (t < self.pcount[i0:i1, :, None])
@@ -86,6 +102,7 @@ class Windows:
 
         ``c_i`` is the window length: positions (for the MSD) or deltas (VACF).
         """
+        self._runs_only("lag_counts")
         c = self.pcount if positions else self.dcount
         top = max(self.n_steps, 1) + 1
         m = np.arange(n_lags)
@@ -104,6 +121,8 @@ class Windows:
     def step_counts(self) -> np.ndarray:
         """Sequences whose delta ``t`` lies in the region: shape (n_steps - 1, n_units)."""
         T1 = max(self.n_steps - 1, 0)
+        if self.dmask is not None:
+            return self._per_unit(self.dmask.sum(axis=0, dtype=np.int64).T)
         out = np.empty((T1, self.n_groups), dtype=np.int64)
         for g in range(self.n_groups):
             a, c = self.dstart[:, g], self.dcount[:, g]
@@ -115,6 +134,9 @@ class Windows:
     def pair_counts(self) -> np.ndarray:
         """Sequences whose deltas ``t`` and ``s`` both lie in the region: (T-1, T-1, n_units)."""
         T1 = max(self.n_steps - 1, 0)
+        if self.dmask is not None:
+            m = self.dmask.astype(np.int64)
+            return self._per_unit(np.einsum("igt,igs->tsg", m, m))
         out = np.empty((T1, T1, self.n_groups), dtype=np.int64)
         for g in range(self.n_groups):
             a, c = self.dstart[:, g], self.dcount[:, g]
@@ -131,6 +153,7 @@ class Windows:
 
     def start_counts(self) -> np.ndarray:
         """Sequences whose pair ``(0, t)`` lies in the region: shape (n_steps, n_units)."""
+        self._runs_only("start_counts")
         T = self.n_steps
         out = np.empty((T, self.n_groups), dtype=np.int64)
         for g in range(self.n_groups):
@@ -140,30 +163,56 @@ class Windows:
         return self._per_unit(out)
 
 
-def _windows_from_masks(masks: list[np.ndarray], groups: np.ndarray, n_steps: int, region: str) -> Windows:
-    n = masks[0].shape[0] if masks else 0
-    G = len(masks)
-    dstart = np.zeros((n, G), dtype=np.int64)
-    dcount = np.zeros((n, G), dtype=np.int64)
-    for g, m in enumerate(masks):
-        c = m.sum(axis=1)
-        a = np.where(c > 0, np.argmax(m, axis=1), 0) if m.shape[1] else np.zeros(n, np.int64)
-        last = m.shape[1] - 1 - np.argmax(m[:, ::-1], axis=1) if m.shape[1] else a
-        if np.any((c > 0) & (last - a + 1 != c)):  # pragma: no cover - guarded by design
-            raise RnndynError(f"internal error: region {region!r} is not contiguous in every sequence.")
-        dstart[:, g], dcount[:, g] = a, c
+def _runs(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Contiguous runs of True in each row of ``m`` ``(n, L)``: (row, start, count), row-major."""
+    edges = np.diff(np.pad(m.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    row, start = np.nonzero(edges == 1)
+    _, stop = np.nonzero(edges == -1)
+    return row, start, stop - start
+
+
+def _windows(
+    masks: list[np.ndarray], groups: np.ndarray, n_steps: int, region: str, runs: bool
+) -> tuple[Windows, np.ndarray | None]:
+    """Windows of per-group delta masks ``(n, n_steps - 1)``, and the rows -> sequences map.
+
+    The map is None when every sequence has at most one run in every group
+    (one row per sequence); with ``runs=False`` several runs stay one row and
+    the windows keep the explicit mask.
+    """
+    n, G = (masks[0].shape[0] if masks else 0), len(masks)
+    found = [_runs(m) for m in masks]
+    per_seq = np.zeros((n, G), dtype=np.int64)
+    for g, (row, _, _) in enumerate(found):
+        per_seq[:, g] = np.bincount(row, minlength=n)[:n]
+    several = bool(np.any(per_seq > 1))
+    if several and not runs:
+        dmask = np.stack(masks, axis=1)
+        zero = np.zeros((n, G), dtype=np.int64)
+        return Windows(n_steps, groups, zero, zero, zero, dmask), None
+    nrows = np.maximum(per_seq.max(axis=1, initial=1), 1) if several else np.ones(n, dtype=np.int64)
+    first_row = np.concatenate([[0], np.cumsum(nrows)[:-1]]).astype(np.int64)
+    R = int(nrows.sum())
+    dstart = np.zeros((R, G), dtype=np.int64)
+    dcount = np.zeros((R, G), dtype=np.int64)
+    for g, (row, start, count) in enumerate(found):
+        k = np.arange(row.size) - np.concatenate([[0], np.cumsum(per_seq[:, g])[:-1]])[row]
+        dstart[first_row[row] + k, g], dcount[first_row[row] + k, g] = start, count
     if region == "all":
-        pcount = np.full((n, G), n_steps, dtype=np.int64)
+        pcount = np.full((R, G), n_steps, dtype=np.int64)
     else:
         pcount = np.where(dcount > 0, dcount + 1, 0)
-    return Windows(n_steps, region, groups, dstart, dcount, pcount)
+    rows = np.repeat(np.arange(n), nrows) if several else None
+    return Windows(n_steps, groups, dstart, dcount, pcount), rows
 
 
-def resolve(x: Any, lengths: Any, region: str, name: str = "x") -> tuple[Any, Windows]:
+def resolve(x: Any, lengths: Any, region: str, name: str = "x", *, runs: bool = True) -> tuple[Any, Windows]:
     """States and region windows of a ``Trajectories`` or a bare array.
 
     With a bare array every unit is forward, in input order, unmasked, and
-    ``lengths=None`` means every step is real.
+    ``lengths=None`` means every step is real. With ``runs=True`` (metrics
+    that pair steps across lags) a sequence whose region has several runs is
+    repeated once per run, and the returned states hold those rows.
     """
     from ._validation import check_states
 
@@ -174,26 +223,22 @@ def resolve(x: Any, lengths: Any, region: str, name: str = "x") -> tuple[Any, Wi
                 "lengths= cannot be combined with a Trajectories, which carries its own lengths; "
                 "drop lengths=, or pass traj.states with lengths= instead."
             )
-        states, lengths = x.states, x.lengths
+        states = x.states
         n, T, U = x.shape
-        dirs = x.direction_groups()
-        order, masked = x.order, x.masked
+        parts = [(delta_region(o, x.steps.valid, region, x.order), c) for o, c in x.step_groups()]
     else:
         states = check_states(x, name)
         n, T, U = (int(s) for s in states.shape)
-        lengths = check_lengths(lengths, n, T)
-        dirs = {"forward": np.arange(U)}
-        order, masked = "input", False
+        steps = Steps.full(n, T) if lengths is None else Steps.from_lengths(lengths, T, n_sequences=n)
+        parts = [(steps.delta_region("", "forward", region), np.arange(U))]
     groups = np.zeros(U, dtype=np.int64)
-    masks = []
-    for g, (direction, cols) in enumerate(dirs.items()):
+    for g, (_, cols) in enumerate(parts):
         groups[cols] = g
-        masks.append(
-            delta_region_mask(lengths, T, region=region, direction=direction, order=order, masked=masked)
-        )
-    if not masks:  # no units at all
-        masks = [np.ones((n, max(T - 1, 0)), dtype=bool)]
-    return states, _windows_from_masks(masks, groups, T, region)
+    masks = [m for m, _ in parts] or [np.ones((n, max(T - 1, 0)), dtype=bool)]
+    win, rows = _windows(masks, groups, T, region, runs)
+    if rows is not None:
+        states = index_axis(states, rows, axis=0)
+    return states, win
 
 
 def setup(
@@ -206,6 +251,7 @@ def setup(
     *,
     averaged: bool = True,
     flags: dict[str, Any] | None = None,
+    runs: bool | None = None,
 ) -> tuple[Any, Windows, int]:
     """:func:`resolve`, plus the checks every metric shares.
 
@@ -218,8 +264,10 @@ def setup(
     vector = check_bool(vector, "vector")
     for name, value in (flags or {}).items():
         check_bool(value, name)
-    states, win = resolve(x, lengths, region)
-    n, T, U = (int(s) for s in states.shape)
+    if runs is None:  # metrics that pair steps across lags need one run per row
+        runs = fname in ("vacf", "msd", "msd_from_start")
+    states, win = resolve(x, lengths, region, runs=runs)
+    n, T, U = (int(s) for s in states.shape)  # n counts rows: 0 exactly when there are no sequences
     if T < min_steps:
         what = "one step" if min_steps == 1 else "two steps (one delta)"
         why = "" if min_steps == 1 else " A one-step trajectory has no deltas."
@@ -233,8 +281,9 @@ def setup(
         )
     if averaged and U == 0:
         raise RnndynError(f"{fname}() needs at least one unit; x has n_units=0. Select at least one unit.")
-    if vector and win.n_groups > 1 and not win.full_positions:
-        if not all(bool(np.all(a == a[:, :1])) for a in (win.dstart, win.dcount, win.pcount)):
+    if vector and win.n_groups > 1 and not win.full_deltas:
+        same = [win.dmask] if win.dmask is not None else [win.dstart, win.dcount, win.pcount]
+        if not all(bool(np.all(a == a[:, :1])) for a in same):
             raise RnndynError(
                 f"{fname}(vector=True) treats the whole state vector as one chain, so every unit "
                 f"must share the steps of region {region!r}; here forward and backward units have "
@@ -244,35 +293,10 @@ def setup(
     return states, win, T
 
 
-def check_max_lag(max_lag: Any, top: int, fname: str, n_steps: int) -> int:
-    """``max_lag`` as an int in ``[0, top]`` (``None``: ``top``), or an error saying the maximum."""
-    if max_lag is None:
-        return top
-    if isinstance(max_lag, (bool, np.bool_)) or not isinstance(max_lag, (int, np.integer)):
-        raise RnndynError(
-            f"max_lag must be an int or None; got {max_lag!r} ({type(max_lag).__name__}). Floats and "
-            f"booleans are never truncated: pass a whole number in [0, {top}], or None for all lags."
-        )
-    if max_lag < 0:
-        raise RnndynError(f"max_lag must be >= 0; got {max_lag}. Lag 0 is the first entry.")
-    if max_lag > top:
-        raise RnndynError(
-            f"max_lag={max_lag} is too large: with n_steps={n_steps} the largest lag {fname}() "
-            f"can measure is {top}. Pass max_lag <= {top}, or None for all lags."
-        )
-    return int(max_lag)
-
-
 # ------------------------------------------------------------------ results
 def like(a: np.ndarray, ref: Any) -> Any:
     """A numpy array in ``ref``'s array type (and device)."""
-    if isinstance(ref, np.ndarray):
-        return a
-    if type(ref).__module__.startswith("dask"):
-        import dask.array as da
-
-        return da.from_array(a)
-    return array_namespace(ref).asarray(a, device=getattr(ref, "device", None))
+    return get_backend(ref).asarray(a)
 
 
 def finish(

@@ -3,11 +3,11 @@
 Public names are re-exported by :mod:`rnndyn.physics`.
 
 Where "after the end of input" is. Everything here works in each unit's own
-processing order (:meth:`Trajectories.processing_order`), aligned at the step
-that read the unit's last real input (:meth:`Trajectories.align_end`):
+processing order (:class:`~rnndyn.steps.Steps`), aligned at the processing
+step that read the unit's last real input (:func:`rnndyn.steps.end_index`):
 
-* forward units, and backward units of a masked recurrence: step
-  ``lengths[i] - 1``; the padding steps follow;
+* forward units, and backward units of a masked recurrence, of right-padded
+  sequences: step ``lengths[i] - 1``; the padding steps follow;
 * backward units of an unmasked recurrence read the padding *first* and the
   real characters last: their input ends at the last step, so no step follows
   it and they have no relaxation to measure (their rows are NaN with
@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from ._physics_util import as_traj, common_mask, states64, step_mask, warn_nan
+from ._physics_util import as_traj, common_mask, states64, warn_nan
 from ._validation import (
     check_end_of_input,
     check_float,
@@ -32,6 +32,7 @@ from ._validation import (
     to_numpy,
 )
 from .errors import RnndynError
+from .steps import end_index
 from .trajectories import Trajectories
 
 __all__ = ["RelaxationCurve", "relaxation_curve", "relaxation_time", "participation_ratio", "gate_saturation"]
@@ -51,19 +52,13 @@ class RelaxationCurve(NamedTuple):
     counts: np.ndarray
 
 
-def _input_index(k: np.ndarray, direction: str, traj: Trajectories, lengths: np.ndarray) -> np.ndarray:
-    """Input-order step of processing step ``k`` (``(b,)`` or ``(b, m)``) of sequences with ``lengths``.
-
-    The same map as :meth:`Trajectories.processing_order`, applied to a few
-    steps instead of re-ordering the whole array.
-    """
-    if direction == "forward" or traj.order == "processing":
+def _positions(order: np.ndarray, k: np.ndarray, rows: np.ndarray, traj: Trajectories) -> np.ndarray:
+    """Stored step of processing steps ``k`` (``(b,)`` or ``(b, m)``) of sequences ``rows``."""
+    if traj.order == "processing":
         return k
-    T = traj.n_steps
-    if not traj.masked:
-        return T - 1 - k
-    L = lengths.reshape((-1,) + (1,) * (np.ndim(k) - 1))
-    return np.where(k < L, L - 1 - k, k)
+    kk = k if k.ndim == 2 else k[:, None]
+    out = np.take_along_axis(order[rows], kk, axis=1)
+    return out if k.ndim == 2 else out[:, 0]
 
 
 def _targets(s: np.ndarray, traj: Trajectories, target: Any, tail: int) -> np.ndarray:
@@ -82,8 +77,8 @@ def _targets(s: np.ndarray, traj: Trajectories, target: Any, tail: int) -> np.nd
             )
         steps = np.array([T - 1]) if target == "final" else np.arange(T - tail, T)
         h = np.empty((n, U))
-        for direction, cols in traj.direction_groups().items():
-            t = _input_index(np.broadcast_to(steps, (n, steps.size)), direction, traj, traj.lengths)
+        for order, cols in traj.step_groups():
+            t = _positions(order, np.broadcast_to(steps, (n, steps.size)), rows, traj)
             h[:, cols] = s[rows[:, None], t][:, :, cols].mean(axis=1, dtype=np.float64)
         return h
     h = real_array(target, "target", finite=False)
@@ -139,16 +134,15 @@ def relaxation_curve(x: Any, *, target: Any = "final", tail: int = 5, lengths: A
     check_end_of_input(traj.lengths, "relaxation_curve")
     s = to_numpy(traj.states)
     h = _targets(s, traj, target, tail)
-    groups = traj.direction_groups()
-    ends = {d: np.full(n, T - 1) if d == "backward" and not traj.masked else traj.lengths - 1 for d in groups}
-    K = max(T - 1 - int(e.min()) for e in ends.values())
+    groups = traj.step_groups()
+    ends = [end_index(order, traj.steps.valid) for order, _ in groups]
+    K = max(T - 1 - int(e.min()) for e in ends)
     dev = np.zeros((K + 1, U))
     cnt = np.zeros((K + 1, U), dtype=np.int64)
-    for direction, cols in groups.items():
-        e = ends[direction]
+    for (order, cols), e in zip(groups, ends, strict=True):
         for k in range(T - int(e.min())):
             rows = np.flatnonzero(e + k < T)
-            t = _input_index(e[rows] + k, direction, traj, traj.lengths[rows])
+            t = _positions(order, e[rows] + k, rows, traj)
             vals = s[rows, t][:, cols]
             dev[k, cols] = np.abs(vals - h[rows][:, cols]).sum(axis=0, dtype=np.float64)
             cnt[k, cols] = rows.size
@@ -307,7 +301,7 @@ def participation_ratio(x: Any, *, region: str = "all", lengths: Any = None) -> 
     check_region(region)
     traj = as_traj(x, lengths, what="participation_ratio")
     s = states64(traj)
-    mask = common_mask(step_mask(traj, region), "participation_ratio")
+    mask = common_mask(traj.step_mask(region), "participation_ratio")
     pts = s[mask]
     if pts.shape[0] < 2:
         raise RnndynError(
@@ -346,7 +340,7 @@ def gate_saturation(
         )
     traj = as_traj(x, lengths, what="gate_saturation")
     s = states64(traj)
-    mask = step_mask(traj, region)
+    mask = traj.step_mask(region)
     n = mask.sum(axis=(0, 1))
     sat = ((s < low) | (s > high)) & mask
     if np.any(n == 0):

@@ -13,25 +13,27 @@ from typing import Any
 import numpy as np
 
 from ._cells import LSTMCell
-from ._validation import as_numpy, describe, to_numpy
+from ._validation import describe, real_array, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
-__all__ = ["as_inputs", "as_point", "initial_states", "trajectory_states", "select_state_units"]
+__all__ = [
+    "real_values",
+    "as_inputs",
+    "as_point",
+    "initial_states",
+    "trajectory_states",
+    "select_state_units",
+]
 
 DEFAULT_STARTS = 128
 
 
-def _real(a: Any, name: str, expect: str) -> np.ndarray:
+def real_values(a: Any, name: str, expect: str) -> np.ndarray:
+    """``a`` as a finite float64 numpy array; the error for a non-array says it must be ``expect``."""
     if a is None or isinstance(a, (str, bytes, dict, set)):
         raise RnndynError(f"{name} must be {expect}; got {describe(a)}.")
-    arr = as_numpy(a, name, f"{name} must be {expect}")
-    if arr.dtype.kind not in "fiu":
-        raise RnndynError(f"{name} must be {expect} of real numbers; got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise RnndynError(f"{name} holds NaN or inf; every value must be finite.")
-    return arr
+    return real_array(a, name)
 
 
 def as_inputs(cell: Any, inputs: Any) -> np.ndarray:
@@ -40,7 +42,7 @@ def as_inputs(cell: Any, inputs: Any) -> np.ndarray:
     if inputs is None:
         return np.zeros((1, width))
     expect = f"an array of shape (n_inputs, {width}) or ({width},) (input_size = {width})"
-    x = _real(inputs, "inputs", expect)
+    x = real_values(inputs, "inputs", expect)
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2 or x.shape[1] != width or x.shape[0] == 0:
@@ -53,7 +55,7 @@ def as_inputs(cell: Any, inputs: Any) -> np.ndarray:
 
 def as_point(cell: Any, point: Any, input: Any) -> tuple[np.ndarray, np.ndarray]:
     """One state ``(dim,)`` and one input ``(input_size,)``."""
-    s = _real(point, "point", f"an array of shape ({cell.dim},)")
+    s = real_values(point, "point", f"an array of shape ({cell.dim},)")
     if s.shape != (cell.dim,):
         raise RnndynError(
             f"point must have shape ({cell.dim},) (the cell's full state"
@@ -134,7 +136,7 @@ def initial_states(
         n_starts = n_starts or DEFAULT_STARTS
     else:
         dims = f"{cell.dim}" + (f" or {m} (h only)" if m != cell.dim else "")
-        pool = _real(initial, "initial", f"an array of states (n, {dims})")
+        pool = real_values(initial, "initial", f"an array of states (n, {dims})")
         if pool.ndim not in (2, 3) or pool.shape[-1] not in (cell.dim, m) or pool.size == 0:
             raise RnndynError(
                 f"initial must be states of shape (n, {dims}), or (n_sequences, n_steps, {dims}), or a "

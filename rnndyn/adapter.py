@@ -11,7 +11,18 @@ import numpy as np
 from .errors import RnndynError
 from .trajectories import Trajectories
 
-__all__ = ["Adapter", "Args", "LayerInfo", "Batch", "check_targets", "call_model"]
+__all__ = [
+    "Adapter",
+    "SplitsInputs",
+    "ProvesBatchAxis",
+    "TakesArgumentList",
+    "Split",
+    "Args",
+    "LayerInfo",
+    "Batch",
+    "check_targets",
+    "call_model",
+]
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,18 @@ class Batch:
         The user's ``forward=``: call ``forward(model, data)`` instead of
         ``model(data)`` (only handed to adapters whose ``input_forms``
         include ``"forward"``; see :func:`call_model`).
+    n_steps : int or None, default None
+        Steps of the whole input when the adapter's own
+        :meth:`SplitsInputs.split` gave them (:attr:`Split.n_steps`), else
+        ``None``. The adapter may pad the batch's masked trajectories to it
+        (the core pads those that come back shorter).
     """
 
     data: Any
     lengths: np.ndarray | None
     index: int
     forward: Callable[[Any, Any], Any] | None = None
+    n_steps: int | None = None
 
 
 class Args:
@@ -145,17 +162,16 @@ class Adapter(Protocol):
     Returned by a plugin's ``rnndyn_claim_model`` hook. The core
     (:func:`rnndyn.capture`) does batching, progress, lengths and
     concatenation; the adapter runs batches through the model.
+
+    Beyond the members below an adapter may have an ``input_forms``
+    attribute, a set of the input forms it handles beyond one array or dict
+    argument: ``"args"`` (:class:`Args` batches) and ``"forward"``
+    (:attr:`Batch.forward`), and any of the optional methods of
+    :class:`SplitsInputs`, :class:`ProvesBatchAxis` and :class:`TakesArgumentList`.
     """
 
     #: short framework name, e.g. ``"torch"``
     framework: str
-    # Optional (read with getattr): ``input_forms``, a set of the input forms the
-    # adapter handles beyond one array or dict argument: ``"args"`` (rnndyn.Args
-    # batches) and ``"forward"`` (Batch.forward); ``batch_axis(key, value)``, the
-    # axis a model provably reads its sequences along for one argument, or None;
-    # ``split(inputs, batch_size)``; ``one_argument(inputs)``, True when a plain list or
-    # tuple is provably the model's one argument (not examples), e.g. a multi-input Keras
-    # model's ``[a, b]``: the core then batches it as ``Args(inputs)`` (needs "args").
 
     def layers(self) -> list[LayerInfo]:
         """Every recurrent layer of the model, in the model's order."""
@@ -177,6 +193,66 @@ class Adapter(Protocol):
         hooks it needs when the generator starts and restores everything in a
         ``finally`` (so a failing batch or an early ``close()`` leaves the
         model as it was). ``device=None`` returns numpy arrays.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class Split:
+    """Batches an adapter cut itself (what :meth:`SplitsInputs.split` may return).
+
+    Attributes
+    ----------
+    batches : iterable
+        The model input of each batch, the sequences in their original order.
+    n_steps : int or None, default None
+        Steps of the whole input (its longest sequence). The core hands it
+        back with every batch (:attr:`Batch.n_steps`) and pads the masked
+        trajectories that come back shorter with zeros up to it, so that the
+        batches join. ``None``: every batch gives the same steps.
+    """
+
+    batches: Iterable[Any]
+    n_steps: int | None = None
+
+
+@runtime_checkable
+class SplitsInputs(Protocol):
+    """Optional: an adapter that batches inputs of its framework's own kind itself."""
+
+    def split(self, inputs: Any, batch_size: int) -> Split | Iterable[Any] | None:
+        """Batches of ``batch_size`` sequences of ``inputs``, or ``None`` to let the core batch them.
+
+        Asked first, before the core's own batching: e.g. PyTorch's
+        ``PackedSequence`` cannot be sliced along the sequences. An iterable
+        of the model input of each batch, or a :class:`Split` that also gives
+        the step count of the whole input.
+        """
+        ...
+
+
+@runtime_checkable
+class ProvesBatchAxis(Protocol):
+    """Optional: an adapter that knows along which axis its model reads the sequences."""
+
+    def batch_axis(self, key: int | str, value: Any) -> int | None:
+        """The axis the model provably reads its sequences along in one argument, or ``None``.
+
+        ``key`` is the argument's position or name (as ``batch_axis=`` keys
+        it), ``value`` the argument; ``None`` means the adapter cannot prove it.
+        """
+        ...
+
+
+@runtime_checkable
+class TakesArgumentList(Protocol):
+    """Optional: an adapter whose model may take a plain list or tuple as its one argument."""
+
+    def one_argument(self, inputs: Any) -> bool:
+        """True when a plain list or tuple is provably the model's one argument, not examples.
+
+        E.g. a multi-input Keras model's ``[a, b]``: the core then batches it as
+        ``Args(inputs)`` (the adapter's ``input_forms`` must include ``"args"``).
         """
         ...
 

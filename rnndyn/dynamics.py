@@ -43,12 +43,12 @@ import pandas as pd
 
 from . import _fixed_points
 from ._cells import ACTIVATIONS, GRUCell, LSTMCell, RNNCell, StepCell, check_cell
+from ._fixed_points import merge_starts, on_device
+from ._jacobians import JacobianSpectra, jacobians, sorted_eig
 from ._linear_response import predicted_msd_plateau, predicted_relaxation, relaxation_times
-from ._state_units import as_inputs, as_point, initial_states, trajectory_states
+from ._state_units import as_inputs, as_point, initial_states
 from ._validation import check_bool, check_float, check_int, to_numpy
-from .errors import RnndynError
 from .plugins import step_map
-from .trajectories import Trajectories
 
 __all__ = [
     "step_map",
@@ -223,8 +223,8 @@ def fixed_points(
     n0, n_in = z0.shape[0], X.shape[0]
     xp = cell.xp
     dev = cell.W_hh.device if not isinstance(cell.W_hh, np.ndarray) else None
-    zz = _to(xp, np.tile(z0, (n_in, 1)), dev)
-    xx = _to(xp, np.repeat(X, n0, axis=0), dev)
+    zz = on_device(xp, np.tile(z0, (n_in, 1)), dev)
+    xx = on_device(xp, np.repeat(X, n0, axis=0), dev)
     parts = [
         _fixed_points.solve_many(
             cell,
@@ -247,7 +247,7 @@ def fixed_points(
     finite = np.isfinite(rinf) & np.all(np.isfinite(s), axis=-1)
     status = np.where(finite & (rinf < tol), "fixed", np.where(finite & (q < q_tol), "slow", "failed"))
     input_id = np.repeat(np.arange(n_in), n0)
-    point = _merge(s, q, status, input_id, unique_tol)
+    point = merge_starts(s, q, status, input_id, unique_tol)
     reps = np.array(
         [np.flatnonzero(point == p)[np.argmin(q[point == p])] for p in range(point.max() + 1)], int
     )
@@ -259,8 +259,12 @@ def fixed_points(
     rank[order] = np.arange(len(order))
     point = np.where(point >= 0, rank[np.maximum(point, 0)] if len(order) else -1, -1)
     S, Xp = s[reps], X[input_id[reps]]
-    J = to_numpy(cell.jacobian(_to(xp, S, dev), _to(xp, Xp, dev))) if len(reps) else np.zeros((0,) * 3)
-    lam, vec = _eig(J, cell.dim, vectors=modes)
+    J = (
+        to_numpy(cell.jacobian(on_device(xp, S, dev), on_device(xp, Xp, dev)))
+        if len(reps)
+        else np.zeros((0,) * 3)
+    )
+    lam, vec = sorted_eig(J, cell.dim, vectors=modes)
     rho = np.abs(lam[:, 0]) if lam.shape[1] else np.zeros(len(reps))
     stability = np.where(
         rho < 1 - marginal_tol, "stable", np.where(rho > 1 + marginal_tol, "unstable", "marginal")
@@ -290,154 +294,6 @@ def fixed_points(
         }
     )
     return FixedPoints(table, starts, S, Xp, J, lam, vec, cell)
-
-
-def _to(xp: Any, a: np.ndarray, device: Any) -> Any:
-    return a if device is None else xp.asarray(a, device=device)
-
-
-def _merge(s: np.ndarray, q: np.ndarray, status: np.ndarray, input_id: np.ndarray, tol: float) -> np.ndarray:
-    """Point id per start (-1 for failed): greedy by increasing q, max-norm distance < tol.
-
-    A slow point merges within ``sqrt(tol)``: ``q`` is flat around its minimum,
-    so the iteration locates it less precisely than a fixed point.
-    """
-    point = np.full(len(s), -1, dtype=np.int64)
-    n_points = 0
-    for inp in np.unique(input_id):
-        rows = np.flatnonzero((input_id == inp) & (status != "failed"))
-        rows = rows[np.argsort(q[rows], kind="stable")]
-        reps: list[int] = []
-        for r in rows:
-            if reps:
-                d = np.max(np.abs(s[reps] - s[r]), axis=-1)
-                k = int(np.argmin(d))
-                if d[k] < (tol if status[r] == "fixed" else np.sqrt(tol)):
-                    point[r] = point[reps[k]]
-                    continue
-            reps.append(int(r))
-            point[r] = n_points
-            n_points += 1
-    return point
-
-
-def _eig(J: np.ndarray, dim: int, *, vectors: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Eigenvalues sorted by decreasing ``|lambda|`` (and the matching unit eigenvectors)."""
-    if len(J) == 0:
-        return np.zeros((0, dim), complex), np.zeros((0, dim, dim), complex) if vectors else None
-    lam, vec = np.linalg.eig(J) if vectors else (np.linalg.eigvals(J), None)
-    order = np.argsort(-np.abs(lam), axis=-1, kind="stable")
-    lam = np.take_along_axis(lam, order, axis=-1).astype(complex)
-    if vec is not None:
-        vec = np.take_along_axis(vec, order[:, None, :], axis=-1).astype(complex)
-    return lam, vec
-
-
-class JacobianSpectra(NamedTuple):
-    """``dF/ds`` along states, from :func:`jacobians` (arrays of the cell's library)."""
-
-    jacobian: Any
-    """``(..., dim, dim)``, or None when ``return_jacobians=False``."""
-    spectral_radius: Any
-    """``(...)``: ``max_k |lambda_k|``."""
-    singular_values: Any
-    """``(..., dim)``, decreasing."""
-
-
-def jacobians(
-    cell: Any,
-    states: Any,
-    inputs: Any = None,
-    *,
-    return_jacobians: bool = True,
-    layer: Any = None,
-    direction: Any = None,
-) -> JacobianSpectra:
-    """The Jacobian ``dF/ds`` at each state, with its spectral radius and singular values.
-
-    ``J = dF/ds`` evaluated at ``(states[..., k, :], inputs[..., k, :])``: the
-    Jacobian of the step that reads ``inputs[..., k, :]`` from the state
-    ``states[..., k, :]``. Align captured trajectories accordingly (the state
-    before step ``t`` is the state captured at ``t - 1``).
-
-    Parameters
-    ----------
-    cell : LSTMCell, GRUCell, RNNCell or StepCell
-    states : array of shape (..., dim) or Trajectories
-        A :class:`Trajectories` must hold every state coordinate of the cell
-        (for an LSTM both ``h`` and ``c``) for ``layer``/``direction``.
-    inputs : array of shape (..., input_size), optional
-        Broadcast against the states' leading shape. Default: zero.
-    return_jacobians : bool, default True
-        False computes the spectra in chunks and keeps no Jacobian (memory).
-
-    Returns
-    -------
-    JacobianSpectra
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> cell = RNNCell(np.zeros((2, 1)), np.diag([0.5, -2.0]), activation="linear")
-    >>> out = jacobians(cell, np.zeros((3, 4, 2)))
-    >>> out.jacobian.shape, float(out.spectral_radius[0, 0]), out.singular_values[0, 0].tolist()
-    ((3, 4, 2, 2), 2.0, [2.0, 0.5])
-    """
-    cell = check_cell(cell)
-    if isinstance(states, Trajectories):
-        states = trajectory_states(cell, states, layer=layer, direction=direction)
-    states = _array(states, "states")
-    if states.ndim < 1 or states.shape[-1] != cell.dim:
-        raise RnndynError(
-            f"states must have shape (..., dim) with dim = {cell.dim} (the cell's state length"
-            f"{', h then c' if isinstance(cell, LSTMCell) else ''}); got shape {tuple(states.shape)}."
-        )
-    if inputs is None:
-        inputs = np.zeros(states.shape[:-1] + (cell.input_size,))
-    inputs = _array(inputs, "inputs")
-    if inputs.ndim < 1 or inputs.shape[-1] != cell.input_size:
-        raise RnndynError(
-            f"inputs must have shape (..., input_size) with input_size = {cell.input_size}; got "
-            f"shape {tuple(inputs.shape)}."
-        )
-    try:
-        lead = np.broadcast_shapes(states.shape[:-1], inputs.shape[:-1])
-    except ValueError:
-        raise RnndynError(
-            f"states {tuple(states.shape)} and inputs {tuple(inputs.shape)} have leading shapes that do not "
-            "broadcast; give one input per state (or one for all)."
-        ) from None
-    xp = cell.xp
-    s2 = np.broadcast_to(states, lead + (cell.dim,)).reshape(-1, cell.dim)
-    x2 = np.broadcast_to(inputs, lead + (cell.input_size,)).reshape(-1, cell.input_size)
-    chunk = max(1, 2**27 // (8 * cell.dim * cell.dim))
-    Js, rho, sv = [], [], []
-    for lo in range(0, s2.shape[0], chunk):
-        J = cell.jacobian(s2[lo : lo + chunk], x2[lo : lo + chunk])
-        rho.append(xp.max(xp.abs(xp.linalg.eigvals(J)), axis=-1))
-        sv.append(xp.linalg.svdvals(J))
-        if return_jacobians:
-            Js.append(J)
-
-    def cat(parts: list[Any], tail: tuple[int, ...]) -> Any:
-        if not parts:
-            return xp.zeros(lead + tail)
-        return xp.reshape(xp.concat(parts, axis=0), lead + tail)
-
-    J_all = cat(Js, (cell.dim, cell.dim)) if return_jacobians else None
-    return JacobianSpectra(J_all, cat(rho, ()), cat(sv, (cell.dim,)))
-
-
-def _array(a: Any, name: str) -> np.ndarray:
-    if a is None or isinstance(a, (str, bytes, dict)):
-        raise RnndynError(f"{name} must be an array; got {type(a).__name__}.")
-    try:
-        a = np.asarray(to_numpy(a, name), dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise RnndynError(f"{name} must be an array of real numbers: {exc}.") from None
-    if not np.all(np.isfinite(a)):
-        raise RnndynError(f"{name} holds NaN or inf; every value must be finite.")
-    return a
 
 
 class Linearization(NamedTuple):
@@ -478,5 +334,5 @@ def linearize(cell: Any, point: Any, input: Any = None) -> Linearization:
     cell = check_cell(cell)
     s, x = as_point(cell, point, input)
     J = to_numpy(cell.jacobian(s, x)).reshape(cell.dim, cell.dim)
-    lam, vec = _eig(J[None], cell.dim)
+    lam, vec = sorted_eig(J[None], cell.dim)
     return Linearization(J, lam[0], vec[0], relaxation_times(np.abs(lam[0])))

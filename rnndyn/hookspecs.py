@@ -49,13 +49,15 @@ def rnndyn_claim_model(model: Any) -> Adapter | None:
 
 @hookspec(firstresult=True)
 def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
-    """Load a model from a file for command-line and distributed use.
+    """Load a saved model from ``path``, or return ``None``.
 
-    The first plugin that recognises the file returns the model. Loading must
-    never execute code from the file (``safe_mode=True`` for Keras,
-    ``weights_only=True`` / safetensors for PyTorch).
+    Called by :func:`rnndyn.plugins.load_model` once it has checked that
+    something exists at ``path``; the first plugin that recognises the file
+    returns the model (``firstresult``). Loading must never execute code from
+    the file (``safe_mode=True`` for Keras, ``weights_only=True`` /
+    safetensors for PyTorch).
 
-    :param path: path of the saved model.
+    :param path: path of the saved model (a file or a folder).
     :param framework: the framework the user asked for (e.g. ``"torch"``), or
         ``None`` to let each plugin decide from the file.
     :returns: the loaded model, or ``None`` if this plugin cannot load it.
@@ -63,15 +65,19 @@ def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
 
 
 @hookspec
-def rnndyn_register_metrics() -> dict[str, Callable[[Trajectories], np.ndarray]]:
+def rnndyn_register_metrics(register: Callable[[str, Callable[[Trajectories], np.ndarray]], None]) -> None:
     """Contribute extra per-unit metrics to :func:`rnndyn.summary.unit_summary`.
 
-    Called once per summary; every plugin's answer is used (names must not
-    clash).
+    Call ``register(name, func)`` once per metric; return nothing. Called by
+    :func:`rnndyn.plugins.extra_metrics` (once per summary) with a
+    ``register`` of this plugin's own, so a name registered by two plugins
+    is refused with an error that names both. Every plugin is asked (no
+    firstresult).
 
-    :returns: a mapping from a column name to a function that takes a
-        :class:`~rnndyn.Trajectories` and returns one number per unit
-        (an array of shape ``(n_units,)``).
+    :param register: ``register(name, func)`` adds the column ``name`` (a
+        non-empty str), computed by ``func``: a function that takes a
+        :class:`~rnndyn.Trajectories` and returns one number per unit (an
+        array of shape ``(n_units,)``).
     """
 
 

@@ -14,7 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_bool, check_choice, check_float, check_int, real_array, to_numpy
+from ._plot_checks import MAX_BINS as MAX_BINS  # most bins distribution() draws
+from ._plot_checks import (
+    check_ax,
+    check_bins,
+    check_cmap,
+    check_index,
+    check_names,
+    check_sequence,
+    check_str,
+    check_traj,
+    check_units,
+    curve_array,
+)
+from ._validation import check_bool, check_choice, check_float, real_array, to_numpy
 from .errors import RnndynError
 from .trajectories import Trajectories
 
@@ -24,93 +37,14 @@ if TYPE_CHECKING:
 __all__ = ["heatmap", "unit_traces", "curves", "distribution", "ensemble", "loglog"]
 
 
-#: Most histogram bins :func:`distribution` draws (more is a mistake, not a figure).
-MAX_BINS = 10_000
-
-
-def _check_ax(ax: Any) -> None:
-    """``ax`` must be None or a matplotlib Axes (checked before anything is drawn)."""
-    if ax is None:
-        return
-    from matplotlib.axes import Axes
-
-    if not isinstance(ax, Axes):
-        hint = " For a Figure pass fig.gca() or one of fig.axes." if hasattr(ax, "add_subplot") else ""
-        raise RnndynError(
-            f"ax must be a matplotlib Axes or None (a new figure); got {type(ax).__name__}.{hint}"
-        )
-
-
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (7, 4)) -> Axes:
-    _check_ax(ax)
+    check_ax(ax)
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt  # falls back to Agg where there is no display
 
     _, ax = plt.subplots(figsize=figsize)
     return ax
-
-
-def _check_traj(traj: Any) -> Trajectories:
-    if not isinstance(traj, Trajectories):
-        raise RnndynError(
-            f"traj must be a Trajectories; got {type(traj).__name__}. Wrap an array first: "
-            "Trajectories(states, lengths=...)."
-        )
-    return traj
-
-
-def _check_index(value: Any, name: str, n: int, what: str) -> int:
-    """An int in ``[0, n)``: an index of a sequence or unit (negative indices are refused)."""
-    value = check_int(value, name)
-    if not 0 <= value < n:
-        raise RnndynError(
-            f"{name} must be a {what} index in [0, {n}) ({n} {what}(s)); got {value}."
-            + (
-                f" Negative indices are not read from the end here; use {n - 1} for the last."
-                if value < 0
-                else ""
-            )
-        )
-    return value
-
-
-def _check_sequence(traj: Trajectories, sequence: Any) -> int:
-    return _check_index(sequence, "sequence", _check_traj(traj).n_sequences, "sequence")
-
-
-def _check_str(value: Any, name: str) -> str:
-    if not isinstance(value, str):
-        raise RnndynError(f"{name} must be a str; got {value!r} ({type(value).__name__}).")
-    return value
-
-
-def _check_names(value: Any, name: str, n: int) -> list[str] | None:
-    """None, or one str per curve (``n`` of them)."""
-    if value is None:
-        return None
-    if isinstance(value, str) or not isinstance(value, Sequence | np.ndarray):
-        raise RnndynError(
-            f"{name} must be a list with one str per curve ({n}); got {type(value).__name__}"
-            + (f" {value!r}: wrap it as [{value!r}]." if isinstance(value, str) else ".")
-        )
-    if len(value) != n:
-        raise RnndynError(f"{name} must have one entry per curve ({n}); got {len(value)}.")
-    for v in value:
-        _check_str(v, f"every entry of {name}")
-    return [str(v) for v in value]
-
-
-def _curve_array(values: Any, name: str) -> np.ndarray:
-    """A 1-D or 2-D real array ``(n_points, n_curves)`` with at least one point and one curve."""
-    y = real_array(values, name, allow_nan=True)
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2:
-        raise RnndynError(f"{name} must be 1-D (one curve) or 2-D (n_points, n_curves); got shape {y.shape}.")
-    if y.size == 0:
-        raise RnndynError(f"{name} is empty (shape {y.shape}); there is no curve to draw.")
-    return y
 
 
 def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cmap: str = "RdBu_r") -> Axes:
@@ -123,9 +57,9 @@ def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cm
     >>> from rnndyn import Trajectories
     >>> ax = heatmap(Trajectories(np.random.default_rng(0).normal(size=(2, 6, 8)), [4, 6]))
     """
-    i = _check_sequence(traj, sequence)
-    _check_ax(ax)
-    _check_cmap(cmap)
+    i = check_sequence(traj, sequence)
+    check_ax(ax)
+    check_cmap(cmap)
     ax = _axes(ax, (9, 4))
     img = to_numpy(traj.states[i])
     lim = float(np.abs(img).max()) or 1.0
@@ -140,18 +74,6 @@ def heatmap(traj: Trajectories, sequence: int = 0, *, ax: Axes | None = None, cm
     ax.figure.colorbar(im, ax=ax, label="state")
     ax.legend(loc="lower right", fontsize=8)
     return ax
-
-
-def _check_cmap(cmap: Any) -> str:
-    import matplotlib
-
-    _check_str(cmap, "cmap")
-    if cmap not in matplotlib.colormaps:
-        raise RnndynError(
-            f"cmap={cmap!r} is not a matplotlib colormap; try 'RdBu_r' or 'viridis' "
-            "(list(matplotlib.colormaps) names them all)."
-        )
-    return cmap
 
 
 def unit_traces(
@@ -175,9 +97,9 @@ def unit_traces(
     >>> len(ax.lines)      # two units and the end-of-input line
     3
     """
-    i = _check_sequence(traj, sequence)
+    i = check_sequence(traj, sequence)
     check_choice(what, "what", ("value", "delta"))
-    units = _check_units(units, traj.n_units)
+    units = check_units(units, traj.n_units)
     if what == "delta" and traj.n_steps < 2:
         raise RnndynError("what='delta' needs at least 2 steps (one step delta); got n_steps=1.")
     ax = _axes(ax)
@@ -191,20 +113,6 @@ def unit_traces(
     ax.set_ylabel("state" if what == "value" else "step delta")
     ax.legend(fontsize=8)
     return ax
-
-
-def _check_units(units: Any, n_units: int) -> list[int]:
-    if isinstance(units, (str, bytes)) or not isinstance(units, Sequence | np.ndarray):
-        raise RnndynError(
-            f"units must be a list of unit indices, e.g. [0, 3]; got {type(units).__name__}"
-            + (f". For one unit pass [{units}]." if isinstance(units, (int, np.integer)) else ".")
-        )
-    if len(units) == 0:
-        raise RnndynError("units is empty; pass at least one unit index, e.g. [0].")
-    out = [_check_index(u, "units", n_units, "unit") for u in units]
-    if len(set(out)) != len(out):
-        raise RnndynError(f"units lists a unit twice ({out}); each unit is drawn once.")
-    return out
 
 
 def curves(
@@ -234,7 +142,7 @@ def curves(
     >>> ax.lines[1].get_ydata().tolist()
     [1.0, 3.0, 5.0]
     """
-    y = _curve_array(y, "y")
+    y = curve_array(y, "y")
     n_pts, n_curves = y.shape
     if x is None:
         xs = np.arange(n_pts)
@@ -242,8 +150,8 @@ def curves(
         xs = real_array(x, "x")
         if xs.shape != (n_pts,):
             raise RnndynError(f"x must have one value per point, shape ({n_pts},); got shape {xs.shape}.")
-    labels = _check_names(labels, "labels", n_curves)
-    styles = _check_names(styles, "styles", n_curves)
+    labels = check_names(labels, "labels", n_curves)
+    styles = check_names(styles, "styles", n_curves)
     if (lower is None) != (upper is None):
         raise RnndynError("lower and upper come together (a band); pass both or neither.")
     bands = None
@@ -254,8 +162,8 @@ def curves(
             if b.shape != y.shape and not (b.ndim == 1 and y.shape[1] == 1 and b.shape == (n_pts,)):
                 raise RnndynError(f"{name} must have the shape of y, {y.shape}; got {b.shape}.")
             bands.append(b.reshape(y.shape))
-    _check_str(xlabel, "xlabel")
-    _check_str(ylabel, "ylabel")
+    check_str(xlabel, "xlabel")
+    check_str(ylabel, "ylabel")
     logx, logy = check_bool(logx, "logx"), check_bool(logy, "logy")
     ax = _axes(ax)
     for k in range(n_curves):
@@ -280,23 +188,6 @@ def curves(
     return ax
 
 
-def _check_bins(bins: Any) -> int | np.ndarray:
-    """A number of bins in ``[1, MAX_BINS]`` or the bin edges (1-D, increasing, finite)."""
-    if isinstance(bins, (list, tuple, np.ndarray)):
-        edges = real_array(bins, "bins")
-        if edges.ndim != 1 or edges.size < 2 or edges.size > MAX_BINS + 1:
-            raise RnndynError(
-                f"bins as edges must be a 1-D array of 2 to {MAX_BINS + 1} values; got shape {edges.shape}."
-            )
-        if np.any(np.diff(edges) <= 0):
-            raise RnndynError("bins as edges must increase strictly (e.g. np.arange(0.5, 10.5)).")
-        return edges
-    n = check_int(bins, "bins", minimum=1)
-    if n > MAX_BINS:
-        raise RnndynError(f"bins must be <= {MAX_BINS}; got {n}. A few dozen bins is typical.")
-    return n
-
-
 def distribution(
     values: Any, *, bins: int | Sequence[float] = 40, ax: Axes | None = None, xlabel: str = ""
 ) -> Axes:
@@ -315,14 +206,14 @@ def distribution(
     v = real_array(values, "values").ravel()
     if v.size == 0:
         raise RnndynError("values is empty; there is nothing to draw a histogram of.")
-    bins = _check_bins(bins)
+    bins = check_bins(bins)
     if isinstance(bins, np.ndarray) and (v.min() < bins[0] or v.max() > bins[-1]):
         out = int(((v < bins[0]) | (v > bins[-1])).sum())
         raise RnndynError(
             f"bins: {out} value(s) lie outside the edges [{bins[0]:g}, {bins[-1]:g}] and would be left out "
             f"of the histogram (values span [{v.min():g}, {v.max():g}]); widen the edges or pass a number."
         )
-    _check_str(xlabel, "xlabel")
+    check_str(xlabel, "xlabel")
     ax = _axes(ax)
     ax.hist(v, bins=bins, color="tab:blue", alpha=0.8)
     ax.axvline(float(np.median(v)), color="k", ls="--", lw=1, label=f"median {np.median(v):.3g}")
@@ -345,7 +236,7 @@ def ensemble(traj: Trajectories, unit: int, *, ax: Axes | None = None, alpha: fl
     >>> len(ax.lines)      # four sequences and the mean
     5
     """
-    unit = _check_index(unit, "unit", _check_traj(traj).n_units, "unit")
+    unit = check_index(unit, "unit", check_traj(traj).n_units, "unit")
     alpha = check_float(alpha, "alpha", minimum=0.0, maximum=1.0, exclusive_minimum=True)
     ax = _axes(ax)
     x = to_numpy(traj.states[:, :, unit]).astype(np.float64)
@@ -380,7 +271,7 @@ def loglog(
     >>> ax.lines[0].get_xdata().tolist()      # lag 0 left out
     [1.0, 2.0, 3.0, 4.0]
     """
-    y = _curve_array(curve, "curve")
+    y = curve_array(curve, "curve")
     if np.any(y < 0):
         raise RnndynError(
             f"curve holds {int((y < 0).sum())} negative value(s); an MSD-like curve cannot be negative "
@@ -397,7 +288,7 @@ def loglog(
         if np.any(lag < 0):
             raise RnndynError("lags must be >= 0 (lag 0 is left out, negative lags do not exist).")
     guides = check_bool(guides, "guides")
-    _check_ax(ax)
+    check_ax(ax)
     keep = lag > 0
     if not keep.any():
         raise RnndynError("loglog needs at least one lag > 0 (lag 0 is left out on a log axis); got none.")

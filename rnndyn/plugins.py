@@ -1,12 +1,13 @@
-"""The plugin manager: entry-point discovery, adapter lookup, model loading.
+"""The plugins at work: the process-wide manager, adapter lookup, model loading, metrics.
 
 One :class:`pluggy.PluginManager` named ``"rnndyn"`` holds every plugin. The
 plugins are the modules named by the entry-point group ``rnndyn`` (our own
 ``rnndyn_torch.plugin`` and ``rnndyn_keras.plugin`` included); they are
-imported once, on first use, never when ``rnndyn`` itself is imported. A
-plugin that fails to import is skipped with a :class:`RuntimeWarning` that
-names it, so one broken package cannot take the others down; a plugin whose
-hook implementations do not match the specs fails loudly.
+imported once, on first use, never when ``rnndyn`` itself is imported
+(discovery: :mod:`rnndyn._plugin_loading`). A plugin that fails to import is
+skipped with a :class:`RuntimeWarning` that names it, so one broken package
+cannot take the others down; a plugin whose hook implementations do not match
+the specs fails loudly.
 
 Examples
 --------
@@ -19,15 +20,20 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
-import weakref
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import hookspecs
+from ._plugin_loading import (
+    DOCS,
+    ENTRY_POINT_GROUP,
+    failed_note,
+    hook_plugins,
+    load_plugins,
+    make_plugin_manager,
+    plugin_rows,
+)
 from .errors import PluginError, RnndynError
 
 if TYPE_CHECKING:
@@ -50,135 +56,16 @@ __all__ = [
     "step_map",
 ]
 
-ENTRY_POINT_GROUP = "rnndyn"
-DOCS = "docs/plugins.md in the rnndyn documentation"
 INSTALL_HINT = (
     "Install the adapter for the model's framework with pip install 'rnndyn[torch]' "
     "(PyTorch) or pip install 'rnndyn[keras]' (Keras 3), or write a plugin for another "
     f"framework: see {DOCS}."
 )
 
-
-def make_plugin_manager() -> pluggy.PluginManager:
-    """A new, empty manager that knows every rnndyn hook spec (no plugin loaded).
-
-    Examples
-    --------
-    >>> manager = make_plugin_manager()
-    >>> manager.get_plugins()
-    set()
-    >>> callable(manager.hook.rnndyn_claim_model)
-    True
-    """
-    manager = pluggy.PluginManager("rnndyn")
-    manager.add_hookspecs(hookspecs)
-    return manager
-
-
 #: The one manager of the process; use :func:`get_plugin_manager` to get it loaded.
 pm = make_plugin_manager()
 _loaded = False
 _lock = threading.RLock()
-
-
-class _LoadInfo:
-    """What loading found, per manager: where each plugin came from, what failed."""
-
-    def __init__(self) -> None:
-        self.dist: dict[str, tuple[str | None, str | None]] = {}
-        self.failed: dict[str, str] = {}
-
-
-_load_info: weakref.WeakKeyDictionary[pluggy.PluginManager, _LoadInfo] = weakref.WeakKeyDictionary()
-
-
-def _info(manager: pluggy.PluginManager) -> _LoadInfo:
-    if manager not in _load_info:
-        _load_info[manager] = _LoadInfo()
-    return _load_info[manager]
-
-
-def _entry_points(group: str) -> list[metadata.EntryPoint]:
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for ep in metadata.entry_points(group=group):
-        if (ep.name, ep.value) not in seen:  # a dist on sys.path twice lists its eps twice
-            seen.add((ep.name, ep.value))
-            out.append(ep)
-    return out
-
-
-def load_plugins(manager: pluggy.PluginManager, group: str = ENTRY_POINT_GROUP) -> list[str]:
-    """Register every entry point of ``group`` on ``manager``; return the names added.
-
-    Like :meth:`pluggy.PluginManager.load_setuptools_entrypoints`, but entry
-    points load one by one: one that fails to import warns (``RuntimeWarning``
-    naming the entry point and the error) and the others still load. Then
-    ``manager.check_pending()`` makes a hook implementation that matches no
-    spec (a typo) fail with a :class:`PluginError`; in that case every plugin
-    added by this call is unregistered again, so a retry fails the same way.
-
-    Examples
-    --------
-    >>> manager = make_plugin_manager()
-    >>> names = load_plugins(manager)  # e.g. ['keras', 'torch']
-    >>> sorted(names) == sorted(name for name, _ in manager.list_name_plugin())
-    True
-    """
-    if not isinstance(manager, pluggy.PluginManager):
-        raise RnndynError(
-            f"manager must be a pluggy.PluginManager (see make_plugin_manager()); got "
-            f"{type(manager).__name__}."
-        )
-    if not isinstance(group, str) or not group.strip():
-        raise RnndynError(
-            f"group must be the name of an entry-point group, a non-empty str such as "
-            f"{ENTRY_POINT_GROUP!r}; got {group!r}."
-        )
-    info = _info(manager)
-    added: list[str] = []
-    for ep in _entry_points(group):
-        if manager.get_plugin(ep.name) is not None or manager.is_blocked(ep.name):
-            continue
-        dist = getattr(ep, "dist", None)
-        where = f"{dist.name} {dist.version}" if dist is not None else "unknown distribution"
-        try:
-            plugin = ep.load()
-        except Exception as exc:
-            info.failed[ep.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
-                f"rnndyn plugin {ep.name!r} (entry point {ep.value!r} of {where}) failed to "
-                f"import and is skipped: {type(exc).__name__}: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            continue
-        try:
-            manager.register(plugin, name=ep.name)
-        except (ValueError, pluggy.PluginValidationError) as exc:
-            _unregister(manager, added)
-            raise PluginError(
-                f"rnndyn plugin {ep.name!r} (entry point {ep.value!r} of {where}) cannot be "
-                f"registered: {exc}. Fix or uninstall that package; hooks are listed in {DOCS}."
-            ) from exc
-        added.append(ep.name)
-        info.failed.pop(ep.name, None)
-        info.dist[ep.name] = (dist.name, dist.version) if dist is not None else (None, None)
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as exc:
-        _unregister(manager, added)
-        raise PluginError(
-            f"An rnndyn plugin implements a hook that does not exist: {exc}. Hook names are "
-            f"listed in {DOCS}; fix the spelling or uninstall that plugin."
-        ) from exc
-    return added
-
-
-def _unregister(manager: pluggy.PluginManager, names: list[str]) -> None:
-    for name in names:
-        manager.unregister(name=name)
-        _info(manager).dist.pop(name, None)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -199,14 +86,6 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def _plugin_module(plugin: Any) -> str:
-    name = getattr(plugin, "__name__", None)
-    if isinstance(name, str) and not isinstance(plugin, type):
-        return name  # a module
-    cls = plugin if isinstance(plugin, type) else type(plugin)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def list_plugins() -> list[dict[str, Any]]:
     """Every loaded plugin, sorted by name.
 
@@ -224,37 +103,15 @@ def list_plugins() -> list[dict[str, Any]]:
     >>> all({"name", "module", "dist", "version", "hooks"} <= set(p) for p in rnndyn.list_plugins())
     True
     """
-    manager = get_plugin_manager()
-    out = []
-    for name, plugin in manager.list_name_plugin():
-        if plugin is None:  # blocked
-            continue
-        dist, version = _info(manager).dist.get(name, (None, None))
-        callers = manager.get_hookcallers(plugin) or []
-        out.append(
-            {
-                "name": name,
-                "module": _plugin_module(plugin),
-                "dist": dist,
-                "version": version,
-                "hooks": sorted(c.name for c in callers),
-            }
-        )
-    return sorted(out, key=lambda p: str(p["name"]))
+    return plugin_rows(get_plugin_manager())
 
 
 def _hook_plugins(hook_name: str) -> list[str]:
-    manager = get_plugin_manager()
-    caller = getattr(manager.hook, hook_name)
-    return sorted({impl.plugin_name for impl in caller.get_hookimpls()})
+    return hook_plugins(get_plugin_manager(), hook_name)
 
 
 def _failed_note() -> str:
-    failed = _info(get_plugin_manager()).failed
-    if not failed:
-        return ""
-    listed = "; ".join(f"{k!r} ({v})" for k, v in sorted(failed.items()))
-    return f" These plugins failed to import and were skipped: {listed}."
+    return failed_note(get_plugin_manager())
 
 
 def _type_name(obj: Any) -> str:
@@ -379,48 +236,57 @@ def load_model(path: str | os.PathLike[str], framework: str | None = None) -> An
 def extra_metrics() -> dict[str, Callable[[Trajectories], np.ndarray]]:
     """Every plugin's extra per-unit metrics, merged into one mapping.
 
+    Each implementation of :func:`~rnndyn.hookspecs.rnndyn_register_metrics`
+    is called with a ``register(name, func)`` of its own, so every metric is
+    known together with the plugin that registered it. Plugins are asked in
+    pluggy's order (the most recently registered first).
+
     Raises
     ------
+    PluginError
+        When a plugin registers a name that is not a non-empty str or a
+        function that is not callable, or returns something (the hook
+        returns nothing: it calls ``register``).
     RnndynError
-        When two plugins register the same metric name, or a plugin returns
-        something other than a mapping of names to functions.
+        When two plugins register the same metric name (the message names both).
 
     Examples
     --------
     >>> isinstance(extra_metrics(), dict)
     True
     """
-    manager = get_plugin_manager()
-    caller = manager.hook.rnndyn_register_metrics
-    out: dict[str, Callable[[Trajectories], np.ndarray]] = {}
+    metrics: dict[str, Callable[[Trajectories], np.ndarray]] = {}
     owner: dict[str, str] = {}
-    # pluggy calls the implementations last-registered first: do the same
-    for impl in reversed(caller.get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        got = impl.function()
-        if got is None:
-            continue
-        if not isinstance(got, Mapping):
-            raise PluginError(
-                f"Plugin {impl.plugin_name!r}: rnndyn_register_metrics must return a dict "
-                f"of name -> function; got {type(got).__name__}."
-            )
-        for name, fn in got.items():
-            if not isinstance(name, str) or not callable(fn):
+
+    def registrar(plugin: str) -> Callable[[str, Callable[[Trajectories], np.ndarray]], None]:
+        def register(name: str, func: Callable[[Trajectories], np.ndarray]) -> None:
+            if not isinstance(name, str) or not name.strip() or not callable(func):
                 raise PluginError(
-                    f"Plugin {impl.plugin_name!r}: rnndyn_register_metrics must map str names "
-                    f"to functions; got {name!r} -> {type(fn).__name__}."
+                    f"Plugin {plugin!r}: rnndyn_register_metrics must call register(name, func) with a "
+                    f"non-empty str name and a function; got {name!r:.60} -> {type(func).__name__}."
                 )
-            if name in out:
+            if name in metrics:
                 raise RnndynError(
                     f"Metric {name!r} is registered by both plugin {owner[name]!r} and plugin "
-                    f"{impl.plugin_name!r}; names must be unique. Uninstall one, or block it "
-                    f"with rnndyn.plugins.pm.set_blocked({impl.plugin_name!r}) before first use."
+                    f"{plugin!r}; names must be unique. Uninstall one, or block it with "
+                    f"rnndyn.plugins.pm.set_blocked({plugin!r}) before first use."
                 )
-            out[name] = fn
-            owner[name] = impl.plugin_name
-    return out
+            metrics[name], owner[name] = func, plugin
+
+        return register
+
+    for impl in reversed(get_plugin_manager().hook.rnndyn_register_metrics.get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        register = registrar(impl.plugin_name)
+        got = impl.function(**dict.fromkeys(impl.argnames, register))
+        if got is not None:
+            raise PluginError(
+                f"Plugin {impl.plugin_name!r}: rnndyn_register_metrics(register) must call "
+                f"register(name, func) for each metric and return nothing; it returned a "
+                f"{type(got).__name__}. See the hook in {DOCS}."
+            )
+    return metrics
 
 
 def step_map(model: Any, layer: str | None = None) -> dict[str, Cell]:
@@ -465,8 +331,8 @@ def step_map(model: Any, layer: str | None = None) -> dict[str, Cell]:
     >>> sorted(cells), type(cells["backward"]).__name__, cells["forward"].dim
     (['backward', 'forward'], 'GRUCell', 4)
     """
-    from ._batching import resolve_targets
     from ._cells import check_cell
+    from ._targets import resolve_targets
 
     if layer is not None and not isinstance(layer, str):
         raise RnndynError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnndyn._batching import check_states_finite
+from rnndyn._validation import check_states_finite
 from rnndyn.adapter import Batch
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories

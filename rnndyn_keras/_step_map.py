@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from rnndyn._cells import autograd_jacobian
+from rnndyn._step_cell import autograd_jacobian
 from rnndyn.errors import PluginError
 
 from ._layers import find_targets

@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rnndyn._batching import one_line
+from rnndyn._validation import one_line
 from rnndyn.adapter import Batch, LayerInfo, check_targets
 from rnndyn.errors import PluginError, RnndynError
 from rnndyn.trajectories import Trajectories

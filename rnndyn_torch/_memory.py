@@ -1,19 +1,14 @@
 """Memory for captured states, reused across batches.
 
 A capture of ``c`` and the four gates writes five times as many numbers as
-the module's output; for the study's encoder that is 500 MB per batch of
-1,000 sequences. Fresh memory costs the kernel a page fault and a zeroing
-per page: about 0.2 s of CPU for 500 MB, a quarter of the forward pass. So
-:class:`Pool` hands the memory of an earlier batch's result out again once
-nobody holds it any more (a consumer of :func:`rnndyn.capture.iter_capture`
-that drops each batch after use), which saves the fresh memory altogether;
-it keeps at most :attr:`Pool.KEEP` arrays, for as long as one capture runs.
-
-The memory comes from torch's allocator (4 kB pages), not from numpy's
-(which asks for 2 MB transparent huge pages): on the shared development VM
-huge pages cost anywhere from 0.1 s to 1.3 s per 500 MB from one call to the
-next (12 tries: half near 0.1 s, half 0.5-1.2 s), 4 kB pages 0.19-0.21 s
-every time, as for the forward pass's own outputs.
+the module's output, and fresh memory costs the kernel a page fault and a
+zeroing per page. :class:`Pool` hands the memory of an earlier batch's result
+out again once nobody holds it any more (a consumer of
+:func:`rnndyn.iter_capture` that drops each batch after use), which saves the
+fresh memory altogether; it keeps at most :attr:`Pool.KEEP` arrays, for as
+long as one capture runs. The arrays come from torch's allocator (4 kB pages)
+rather than numpy's (2 MB transparent huge pages), whose cost varies more from
+one call to the next; docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -52,7 +47,7 @@ class Pool:
 
     Free means nothing but the pool refers to it: no Trajectories, no view,
     no tensor made from it (each of those holds a reference to the array).
-    ``KEEP`` is 3 because :func:`rnndyn.capture.iter_capture` itself holds the
+    ``KEEP`` is 3 because :func:`rnndyn.iter_capture` itself holds the
     first batch and, while the next one runs, the previous one; the third
     array is then free for a consumer that drops each batch.
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rnndyn._cells import autograd_jacobian
+from rnndyn._step_cell import autograd_jacobian
 from rnndyn.errors import PluginError
 
 from ._layers import Entry, discover, unwrap, weights

@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnndyn._batching import check_states_finite, describe, one_line
-from rnndyn.adapter import Args, Batch, LayerInfo, call_model, check_targets
+from rnndyn._inputs import describe_input, leaves
+from rnndyn._validation import check_states_finite, one_line
+from rnndyn.adapter import Args, Batch, LayerInfo, Split, call_model, check_targets
 from rnndyn.errors import RnndynError
 from rnndyn.trajectories import Trajectories
 
@@ -38,12 +39,12 @@ class TorchAdapter:
     ``c`` and the gates come from one batched matmul over every step plus an
     elementwise recurrence for ``c`` (see :mod:`rnndyn_torch._gates`). On
     CPU, a capture of ``c`` or gates of an ``nn.LSTM`` runs rnndyn's own step
-    loop *instead of* the module's forward (every state in one pass, at about
-    the forward pass's cost; see :mod:`rnndyn_torch._recurrence`): the rest
-    of the model then reads that loop's output, equal to the module's to
-    rounding. Set :attr:`own_recurrence` to ``False`` to keep the module's
-    own forward (then ``c`` and all four gates cost about 2.6x the forward
-    pass on CPU instead of 1.2x-1.5x).
+    loop *instead of* the module's forward (every state in one pass; see
+    :mod:`rnndyn_torch._recurrence`): the rest of the model then reads that
+    loop's output, equal to the module's to rounding. Set
+    :attr:`own_recurrence` to ``False`` to keep the module's own forward
+    (``c`` and the gates are then computed after it, at more cost;
+    docs/performance.md has the measurements).
 
     Parameters
     ----------
@@ -88,7 +89,6 @@ class TorchAdapter:
         self._embeddings = [
             (path or "model", m) for path, m in self.model.named_modules() if isinstance(m, nn.Embedding)
         ]
-        self._total_length: int | None = None
 
     def __repr__(self) -> str:
         return f"<TorchAdapter {type(self.model).__name__}: {list(self._entries)}>"
@@ -126,13 +126,14 @@ class TorchAdapter:
             return 1
         return None
 
-    def split(self, inputs: Any, batch_size: int) -> Iterator[Any] | None:
+    def split(self, inputs: Any, batch_size: int) -> Split | None:
         """Batches of a ``PackedSequence``, which the core cannot slice.
 
-        Yields re-packed batches of ``batch_size`` sequences, in the original
-        order. Their trajectories are padded to the longest sequence of the
-        whole input, so every batch has the same number of steps. Returns
-        ``None`` (decline) for any other input.
+        Re-packed batches of ``batch_size`` sequences, in the original order,
+        with the longest sequence of the whole input as ``n_steps``: the core
+        hands it back with every batch (``Batch.n_steps``), whose
+        trajectories :meth:`capture` pads to it, so every batch has the same
+        number of steps. Returns ``None`` (decline) for any other input.
 
         Examples
         --------
@@ -140,23 +141,23 @@ class TorchAdapter:
         >>> from torch.nn.utils.rnn import pack_sequence
         >>> packed = pack_sequence([torch.ones(3, 2), torch.ones(1, 2), torch.ones(2, 2)],
         ...                        enforce_sorted=False)
-        >>> [int(b.batch_sizes[0]) for b in TorchAdapter(torch.nn.GRU(2, 3)).split(packed, 2)]
-        [2, 1]
+        >>> split = TorchAdapter(torch.nn.GRU(2, 3)).split(packed, 2)
+        >>> [int(b.batch_sizes[0]) for b in split.batches], split.n_steps
+        ([2, 1], 3)
         """
-        self._total_length = None
-        if isinstance(inputs, PackedSequence):
-            padded, lengths = pad_packed_sequence(inputs, batch_first=True)
-            self._total_length = int(lengths.max()) if lengths.numel() else 0
-            return (
-                pack_padded_sequence(
-                    padded[i : i + batch_size],
-                    lengths[i : i + batch_size],
-                    batch_first=True,
-                    enforce_sorted=False,
-                )
-                for i in range(0, padded.shape[0], batch_size)
+        if not isinstance(inputs, PackedSequence):
+            return None
+        padded, lengths = pad_packed_sequence(inputs, batch_first=True)
+        batches = (
+            pack_padded_sequence(
+                padded[i : i + batch_size],
+                lengths[i : i + batch_size],
+                batch_first=True,
+                enforce_sorted=False,
             )
-        return None
+            for i in range(0, padded.shape[0], batch_size)
+        )
+        return Split(batches, int(lengths.max()) if lengths.numel() else 0)
 
     # ----------------------------------------------------------------- capture
     def capture(
@@ -204,7 +205,7 @@ class TorchAdapter:
         so nothing leaks to the caller between two yields. On CPU the memory
         of a batch's states is reused for the next batch when the caller no
         longer holds them (no Trajectories, view or tensor of them left), as
-        a consumer of :func:`rnndyn.capture.iter_capture` that drops each batch does.
+        a consumer of :func:`rnndyn.iter_capture` that drops each batch does.
         """
         check_targets(targets)
         _check_weights(self.model)
@@ -254,7 +255,7 @@ class TorchAdapter:
                         "your forward= function" if batch.forward is not None else "the model's forward pass"
                     )
                     raise RnndynError(
-                        f"inputs: batch {batch.index} ({describe(batch.data)}) does not fit the "
+                        f"inputs: batch {batch.index} ({describe_input(batch.data)}) does not fit the "
                         f"model: {via} raised {one_line(exc)}. {self._expects()} "
                         "Pass exactly what model(...) takes (rnndyn.Args(...) for several "
                         "arguments, batch_axis= where the sequences are not along axis 0), with "
@@ -356,7 +357,7 @@ class TorchAdapter:
                 )
             lengths = c[0].lengths
             if lengths is not None:
-                T = max(int(lengths.max()), self._total_length or 0)
+                T = max(int(lengths.max()), batch.n_steps or 0)
             else:
                 T = sum(call.n_steps for call in c)
             seen.append((name, c[0].n_batch, T, lengths))
@@ -436,9 +437,7 @@ _FOREIGN = ("tensorflow", "jax", "jaxlib", "keras", "tf_keras", "dask", "cupy", 
 
 def _check_library(data: Any) -> None:
     """Refuse arrays of another framework (a tf.Tensor given to a torch model)."""
-    from rnndyn._batching import _leaves
-
-    for _, x in _leaves(data, "inputs"):
+    for _, x in leaves(data, "inputs"):
         lib = type(x).__module__.split(".")[0]
         if lib in _FOREIGN:
             raise RnndynError(

@@ -21,10 +21,10 @@ from _torch_fixtures import _one_thread  # noqa: E402, F401  (autouse fixture)
 from torch import nn  # noqa: E402
 
 import rnndyn  # noqa: E402
-from rnndyn import PluginError, RnndynError, plugins  # noqa: E402
-from rnndyn._batching import default_collate, resolve_targets  # noqa: E402
+from rnndyn import PluginError, RnndynError, capture, iter_capture, plugins  # noqa: E402
+from rnndyn._batching import default_collate  # noqa: E402
+from rnndyn._targets import resolve_targets  # noqa: E402
 from rnndyn.adapter import Batch  # noqa: E402
-from rnndyn.capture import capture, iter_capture  # noqa: E402
 from rnndyn_torch import TorchAdapter  # noqa: E402
 
 N, T, F = 5, 6, 3

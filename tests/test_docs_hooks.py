@@ -93,7 +93,7 @@ def test_the_adapter_protocol_is_documented():
         assert rest.startswith(_call_form(getattr(Adapter, method))), method
         ret = inspect.signature(getattr(Adapter, method)).return_annotation
         assert rest.endswith(f" -> {ret}"), method
-    assert docs["split"][0] == "(inputs, batch_size) -> Iterator[Any] | None"
+    assert docs["split"][0] == "(inputs, batch_size) -> Split | Iterable[Any] | None"
 
 
 def fenced_blocks() -> list[tuple[str, str]]:

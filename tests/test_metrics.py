@@ -540,14 +540,14 @@ def test_long_series_many_units_match_a_direct_sum():
 @pytest.mark.parametrize("rows", [1, 4])
 def test_blocks_and_threads_do_not_change_results(walk, monkeypatch, rows, threads):
     """Uneven blocks on the thread pool (reused padded buffers) give the one-block results."""
-    from rnndyn import _fft
+    from rnndyn import _backends, _kernels, _reduce
 
     cases = list(itertools.product((metrics.msd, metrics.vacf), REGIONS))
     whole = [f(walk, region=r) for f, r in cases]
     whole_tt = metrics.vacf_two_time(walk)
-    per_row = _fft.MSDKernel(_one_window(walk), n_lags=9, nfft=_fft.fft_length(9, 8)).per_row
-    monkeypatch.setattr(_fft, "NUMPY_BLOCK_ELEMENTS", rows * per_row)
-    monkeypatch.setattr(_fft, "_cores", lambda: threads)
+    per_row = _kernels.MSDKernel(_one_window(walk), n_lags=9, nfft=_kernels.fft_length(9, 8)).per_row
+    monkeypatch.setattr(_backends, "NUMPY_BLOCK_ELEMENTS", rows * per_row)
+    monkeypatch.setattr(_reduce, "_cores", lambda: threads)
     for (f, r), ref in zip(cases, whole, strict=True):
         close(f(walk, region=r), ref, rtol=1e-12)
     close(metrics.vacf_two_time(walk), whole_tt, rtol=1e-12)

@@ -72,9 +72,9 @@ def test_torch_bare_tensor_options(walk):
 
 def test_torch_many_blocks(walk, monkeypatch):
     """Tiny blocks exercise the block loop on the torch path."""
-    from rnndyn import _fft
+    from rnndyn import _backends
 
-    monkeypatch.setattr(_fft, "TORCH_BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(_backends, "BLOCK_ELEMENTS", 1)
     t = torch.as_tensor(walk)
     for name in COUNTED:
         same(

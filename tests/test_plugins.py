@@ -61,7 +61,7 @@ def fake_entry_points(monkeypatch, tmp_path):
             return list(eps)
         return real(**kw)
 
-    monkeypatch.setattr(plugins.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(metadata, "entry_points", entry_points)
 
     def add(name, module, source=None):
         if source is not None:
@@ -197,13 +197,13 @@ def test_rnndyn_register_metrics(register):
 
     class One:
         @hookimpl
-        def rnndyn_register_metrics(self):
-            return {"metric_a": a}
+        def rnndyn_register_metrics(self, register):
+            register("metric_a", a)
 
     class Two:
         @hookimpl
-        def rnndyn_register_metrics(self):
-            return {"metric_b": b}
+        def rnndyn_register_metrics(self, register):
+            register("metric_b", b)
 
     assert plugins.extra_metrics() == {}
     register(One(), "one")
@@ -212,8 +212,8 @@ def test_rnndyn_register_metrics(register):
 
     class Clash:
         @hookimpl
-        def rnndyn_register_metrics(self):
-            return {"metric_a": b}
+        def rnndyn_register_metrics(self, register):
+            register("metric_a", b)
 
     register(Clash(), "clash")
     with pytest.raises(RnndynError) as info:
@@ -222,14 +222,24 @@ def test_rnndyn_register_metrics(register):
     assert "'one'" in str(info.value) and "'clash'" in str(info.value)
 
 
-def test_register_metrics_must_return_names_to_functions(register):
-    class NotADict:
+def test_register_metrics_takes_names_and_functions_and_returns_nothing(register, fresh):
+    class NotAFunction:
+        @hookimpl
+        def rnndyn_register_metrics(self, register):
+            register("metric", [len])
+
+    register(NotAFunction(), "notafunction")
+    with pytest.raises(PluginError, match="'notafunction'.*register\\(name, func\\).*list"):
+        plugins.extra_metrics()
+    fresh.unregister(name="notafunction")
+
+    class ReturnsADict:
         @hookimpl
         def rnndyn_register_metrics(self):
-            return [len]
+            return {"metric": len}
 
-    register(NotADict(), "notadict")
-    with pytest.raises(PluginError, match="'notadict'.*must return a dict"):
+    register(ReturnsADict(), "returnsadict")
+    with pytest.raises(PluginError, match="'returnsadict'.*return nothing; it returned a dict"):
         plugins.extra_metrics()
 
 
@@ -287,8 +297,8 @@ GOOD = """
     from rnndyn.hookspecs import hookimpl
 
     @hookimpl
-    def rnndyn_register_metrics():
-        return {"good_metric": len}
+    def rnndyn_register_metrics(register):
+        register("good_metric", len)
 """
 
 
@@ -384,8 +394,8 @@ def test_list_plugins(register):
             return None
 
         @hookimpl
-        def rnndyn_register_metrics(self):
-            return {}
+        def rnndyn_register_metrics(self, register):
+            pass
 
     register(Toy(), "toy")
     (entry,) = rnndyn.list_plugins()

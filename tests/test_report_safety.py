@@ -30,6 +30,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from rnndyn import RnndynError, _outdir  # noqa: E402
+from rnndyn import _manifest as manifest_module  # noqa: E402
 from rnndyn._outdir import MANIFEST, write_dir  # noqa: E402
 from rnndyn.report import Report  # noqa: E402
 
@@ -433,7 +434,8 @@ class Faults:
         self.fired: str | None = None
         for owner, attr in self.TARGETS:
             mp.setattr(owner, attr, self._wrap(getattr(owner, attr), attr))
-        mp.setattr(_outdir, "open", self._wrap(builtins.open, "open"), raising=False)
+        for module in (_outdir, manifest_module):  # the modules that open files
+            mp.setattr(module, "open", self._wrap(builtins.open, "open"), raising=False)
 
     def _wrap(self, orig: Callable, label: str) -> Callable:
         def call(*args: Any, **kwargs: Any) -> Any:

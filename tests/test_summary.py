@@ -114,8 +114,9 @@ class _Plugin:
         self.metrics_ = metrics_
 
     @hookimpl
-    def rnndyn_register_metrics(self):
-        return self.metrics_
+    def rnndyn_register_metrics(self, register):
+        for name, fn in self.metrics_.items():
+            register(name, fn)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnndyn
+from rnndyn import iter_capture
 from rnndyn.adapter import Batch
-from rnndyn.capture import iter_capture
 from rnndyn_torch import TorchAdapter, _recurrence
 from rnndyn_torch._memory import Pool, new_states
 from rnndyn_torch._recurrence import Recurrence, own_forwards

@@ -11,9 +11,9 @@ strings) into
 * ``units`` -- one row per unit and group (the CSV table).
 
 The notebook part works on the 512 encoder outputs in input order, as the
-founding notebook did; everything else works per state (``h``, ``c``) and
-direction, each direction in its own processing order (the backward LSTM
-reads the padding first).
+founding notebook did (docs/dates.md); everything else works per state
+(``h``, ``c``) and direction, each direction in its own processing order (the
+backward LSTM reads the padding first), in :mod:`examples.dates._study_groups`.
 """
 
 from __future__ import annotations
@@ -25,22 +25,17 @@ import pandas as pd
 
 import rnndyn
 from rnndyn import metrics, summary
-from rnndyn.trajectories import delta_region_mask
+from rnndyn._bootstrap import resample_counts
 
 from . import _study_stats as S
-from ._study_groups import (
-    DIRECTIONS,
-    analyze_group,
-    band,
-    ratio,
-    resampled_mean,
-    take_units,
-    unit_ratio_distribution,
-)
+from ._study_groups import DIRECTIONS, analyze_group
+from ._study_types import Analysis, Arrays, Numbers
+
+__all__ = ["random_units", "encoder_outputs", "split", "analyze"]
 
 
 def random_units(n_units: int = 512, seed: int = 0xCAFE, k: int = 5) -> list[int]:
-    """The founding notebook's random units: ``RandomState(seed)`` shuffle of ``0..n_units-1``.
+    """Random units as the founding study drew them: ``RandomState(seed)`` shuffle of ``0..n_units-1``.
 
     Examples
     --------
@@ -57,7 +52,7 @@ def encoder_outputs(traj: rnndyn.Trajectories) -> rnndyn.Trajectories:
     u = traj.units
     h = np.flatnonzero(u["state"].to_numpy() == "h")
     key = np.lexsort((u["index"].to_numpy()[h], (u["direction"].to_numpy()[h] == "backward")))
-    return take_units(traj, h[key])
+    return traj.select(h[key])
 
 
 def _describe_boot(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -74,8 +69,8 @@ def _describe_boot(values: np.ndarray) -> dict[str, np.ndarray]:
 
 
 # ----------------------------------------------------------------- notebook
-def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray) -> dict:
-    """Figures 2-8 of the founding notebook, on the 512 encoder outputs."""
+def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray) -> tuple[Numbers, Arrays]:
+    """The numbers of figures 2-8 of the founding study, on the 512 encoder outputs (input order)."""
     H = encoder_outputs(main)
     if H.n_units != 512:
         raise ValueError(f"expected 512 encoder outputs; the capture has {H.n_units}")
@@ -86,8 +81,9 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     mad = np.asarray(metrics.mean_abs_delta(H))  # (T-1, 512): the notebook's "RMS"
     rms = np.asarray(metrics.rms_delta(H))  # the true RMS
     A = absd.sum(1, dtype=np.float64)  # (n, 512) per-string area
-    m_in = delta_region_mask(H.lengths, H.n_steps, region="input", direction="forward")
-    m_bw = delta_region_mask(H.lengths, H.n_steps, region="input", direction="backward")
+    dm = H.delta_mask("input")  # forward outputs 0..255, then backward 256..511
+    m_in, m_bw = np.ascontiguousarray(dm[:, :, 0]), np.ascontiguousarray(dm[:, :, 256])
+    del dm
     A_in = np.concatenate(  # (n, 512) per-string area over input deltas
         [
             np.einsum("itu,it->iu", absd[:, :, :256], m_in, dtype=np.float64),
@@ -111,7 +107,7 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
     q_pad = d2.sum(1, dtype=np.float64) - q_in
     n_fw, n_bw = m_in.sum(1).astype(float), m_bw.sum(1).astype(float)
     per_unit_ratio = {
-        d: unit_ratio_distribution(C, q_in[:, cols], nin, q_pad[:, cols], (x.shape[1] - 1) - nin)
+        d: S.unit_ratio_distribution(C, q_in[:, cols], nin, q_pad[:, cols], (x.shape[1] - 1) - nin)
         for d, cols, nin in (("forward", slice(0, 256), n_fw), ("backward", slice(256, 512), n_bw))
     }
     per_unit_ratio["all"] = _ratio_all(C, q_in, q_pad, n_fw, n_bw, x.shape[1] - 1)
@@ -134,9 +130,9 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
         return {
             "units": units,
             "mean_abs": mad[:, units],
-            "mean_abs_band": band(resampled_mean(C, a)),
+            "mean_abs_band": S.band(S.resampled_mean(C, a)),
             "rms": rms[:, units],
-            "rms_band": band(np.sqrt(resampled_mean(C, s2))),
+            "rms_band": S.band(np.sqrt(S.resampled_mean(C, s2))),
         }
 
     u1 = top5[0]
@@ -151,7 +147,7 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
             }
             for k in desc_b
         },
-        "rms_ratio_input_over_padding": ratio(C, e_in, c_in, e_pad, c_pad),
+        "rms_ratio_input_over_padding": S.ratio(C, e_in, c_in, e_pad, c_pad),
         "rms_ratio_per_unit": per_unit_ratio,
         "area_split": _area_split_512(C, A_in, A, top5),
         "top5_units": top5,
@@ -182,11 +178,14 @@ def _notebook(main: rnndyn.Trajectories, ex: rnndyn.Trajectories, C: np.ndarray)
         "example_lengths": ex_h.lengths,
         "example_strings": list(ex.inputs) if ex.inputs is not None else None,
     }
-    return {"numbers": numbers, "arrays": arrays}
+    return numbers, arrays
 
 
 def _ratio_all(C, q_in, q_pad, n_fw, n_bw, n_deltas: int) -> dict:
-    """:func:`unit_ratio_distribution` over all 512 outputs (each direction has its own delta counts)."""
+    """:func:`~examples.dates._study_stats.unit_ratio_distribution` over all 512 outputs.
+
+    Each direction has its own delta counts.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         cnt_in = np.concatenate([np.repeat(n_fw.sum(), 256), np.repeat(n_bw.sum(), 256)])
         r = np.sqrt(q_in.sum(0) / cnt_in) / np.sqrt(q_pad.sum(0) / (q_in.shape[0] * n_deltas - cnt_in))
@@ -194,10 +193,7 @@ def _ratio_all(C, q_in, q_pad, n_fw, n_bw, n_deltas: int) -> dict:
         b_in = np.concatenate([np.repeat(b_fw[:, None], 256, 1), np.repeat(b_bw[:, None], 256, 1)], 1)
         b_tot = C.sum(1)[:, None] * n_deltas
         b = np.sqrt((C @ q_in) / b_in) / np.sqrt((C @ q_pad) / (b_tot - b_in))
-        return {
-            "median": S.interval(np.nanmedian(r), np.nanmedian(b, axis=1)),
-            "share_above_1": S.interval(np.mean(r > 1), np.mean(b > 1, axis=1)),
-        }
+        return S.median_and_share(r, b)
 
 
 def _area_split_512(C: np.ndarray, A_in: np.ndarray, A: np.ndarray, top5: list[int]) -> dict:
@@ -244,7 +240,7 @@ def analyze(
     states: tuple[str, ...] = ("h", "c"),
     boot_states: tuple[str, ...] = ("h",),
     fixed: dict[tuple[str, str], np.ndarray] | None = None,
-) -> dict:
+) -> Analysis:
     """Every number and curve of the study for one captured network.
 
     Parameters
@@ -264,17 +260,18 @@ def analyze(
     fixed : dict, optional
         ``{(state, direction): values}`` of the padding map's stable fixed
         point (:func:`examples.dates._study_dynamics.targets`): the relaxation
-        is then also measured toward it, beside the notebook's final state.
+        is then also measured toward it, beside each string's final state.
 
     Returns
     -------
-    dict with ``numbers``, ``arrays``, ``units`` (DataFrame).
+    Analysis
+        ``numbers``, ``arrays`` and ``units`` (DataFrame).
     """
     main, ex = split(traj, n_main)
-    C = S.resample_counts(n_main, n_boot, seed)
-    nb = _notebook(main, ex, C)
-    numbers: dict[str, Any] = {"notebook": nb["numbers"], "groups": {}}
-    arrays: dict[str, Any] = {"notebook": nb["arrays"], "groups": {}}
+    C = resample_counts(n_main, n_boot, seed)
+    nb_numbers, nb_arrays = _notebook(main, ex, C)
+    numbers: dict[str, Any] = {"notebook": nb_numbers, "groups": {}}
+    arrays: dict[str, Any] = {"notebook": nb_arrays, "groups": {}}
     tables = []
     for state in states:
         for direction in DIRECTIONS:

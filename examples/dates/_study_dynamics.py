@@ -7,10 +7,11 @@ framework-free). For a constant input ``x`` (the padding symbol, or one
 character repeated) :func:`rnndyn.dynamics.fixed_points` finds the states
 with ``F(s, x) = s``, started from captured states plus noise, each with its
 Jacobian spectrum. The stable fixed point of the padding map is where the
-notebook's "terminal value" should be; its modes predict the relaxation
-times per unit (:func:`rnndyn.dynamics.predicted_relaxation`), compared here
-with the relaxation measured toward that point by
-:mod:`examples.dates._study_groups`.
+"terminal value" of a unit (its state after the padding) should be; its
+modes predict the relaxation times per unit
+(:func:`rnndyn.dynamics.predicted_relaxation`), compared here with the
+relaxation measured toward that point by
+:mod:`examples.dates._study_relaxation`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from rnndyn.dynamics import fixed_points, predicted_relaxation
 from rnndyn.plugins import step_map
 
 from . import _study_stats as S
-from ._study_groups import RELAX_R2, _group_units
+from ._study_groups import group_units
+from ._study_relaxation import good_fits, leading_padding
+from ._study_types import Analysis, DirectionSearch, DynamicsResult, Search
 
 __all__ = [
     "PAD",
@@ -37,6 +40,7 @@ __all__ = [
     "fixed_point_search",
     "targets",
     "analyze_dynamics",
+    "with_dynamics",
 ]
 
 #: The padding symbol of the input vocabulary (index 0).
@@ -80,19 +84,20 @@ def _one_hot(vocab: list[str], symbols: list[str]) -> np.ndarray:
 def _terminal(main: rnndyn.Trajectories, direction: str) -> np.ndarray:
     """The ``h`` the padding leads to, by unit index.
 
-    Forward: the median over strings of the last state ``h[49]``. Backward
+    Forward: the median over strings of the last state ``h[T-1]``. Backward
     (reads the padding first, from ``h0 = 0``, along one path shared by every
-    string): the last padding state of the string with the most padding.
+    string): the last leading padding state of the string with the most padding.
     """
-    G = _group_units(main, "h", direction)
-    x = np.asarray(G.states)
+    G = group_units(main, "h", direction)
     if direction == "forward":
-        return np.median(x[:, -1, :].astype(np.float64), axis=0)
-    i0 = int(np.argmin(G.lengths))
-    return x[i0, int(G.lengths[i0]), :].astype(np.float64)  # input order: the pad next to the string
+        return np.median(np.asarray(G.states)[:, -1, :].astype(np.float64), axis=0)
+    P = G.processing_order()
+    n_pad = leading_padding(P)
+    i0 = int(np.argmax(n_pad))
+    return np.asarray(P.states)[i0, n_pad[i0] - 1, :].astype(np.float64)
 
 
-def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, chars: bool = True) -> dict:
+def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, chars: bool = True) -> Search:
     """Fixed points of each direction's map under the padding input and under :data:`CHARS`.
 
     Parameters
@@ -108,7 +113,7 @@ def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, 
 
     Returns
     -------
-    dict
+    Search
         ``inputs`` (symbols, the padding first), ``cells`` (from
         :func:`rnndyn.plugins.step_map`), and per direction ``pad`` and
         ``chars`` (:class:`rnndyn.dynamics.FixedPoints`), ``row`` (the pad
@@ -121,7 +126,7 @@ def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, 
     vocab = list(model.input_vocab.tokens)
     inputs = [PAD] + ([c for c in CHARS if c in vocab] if chars else [])
     X = _one_hot(vocab, inputs)
-    out: dict[str, Any] = {"inputs": inputs, "cells": cells, "directions": {}}
+    directions: dict[str, DirectionSearch] = {}
     common = {
         "noise": SEARCH["noise"],
         "max_iter": SEARCH["max_iter"],
@@ -147,7 +152,7 @@ def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, 
         dist = np.max(np.abs(fp_pad.states[:, :H] - terminal[None, :]), axis=1)
         stable = (fp_pad.table["stability"] == "stable").to_numpy()
         row = int(np.argmin(np.where(stable, dist, np.inf))) if stable.any() else int(np.argmin(dist))
-        out["directions"][d] = {
+        directions[d] = {
             "pad": fp_pad,
             "chars": fp_chr,
             "row": row,
@@ -155,10 +160,10 @@ def fixed_point_search(model: Any, main: rnndyn.Trajectories, *, seed: int = 0, 
             "terminal": terminal,
             "terminal_distance": float(dist[row]),
         }
-    return out
+    return {"inputs": inputs, "cells": cells, "directions": directions}
 
 
-def targets(search: dict) -> dict[tuple[str, str], np.ndarray]:
+def targets(search: Search) -> dict[tuple[str, str], np.ndarray]:
     """``{(state, direction): values}`` of the terminal pad fixed point, for the relaxation target."""
     out = {}
     for d, r in search["directions"].items():
@@ -168,23 +173,14 @@ def targets(search: dict) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan")
-    return float(spearmanr(a[ok], b[ok]).statistic)
-
-
 def _spearman_interval(pred: np.ndarray, tau: np.ndarray, r2: np.ndarray, b_tau, b_r2) -> dict:
     """Spearman of ``pred`` vs the measured ``tau`` over good fits, with its bootstrap interval."""
-    good = (r2 >= RELAX_R2) & np.isfinite(tau) & (tau > 0)
-    est = _spearman(pred[good], tau[good])
+    good = good_fits(tau, r2)
+    est = S.spearman(pred[good], tau[good])
     if b_tau is None:
         return {"estimate": est, "low": None, "high": None, "n_units": int(good.sum())}
-    b_good = (b_r2 >= RELAX_R2) & np.isfinite(b_tau) & (b_tau > 0)
-    boots = np.array([_spearman(pred[g], t[g]) for g, t in zip(b_good, b_tau, strict=True)])
+    b_good = good_fits(b_tau, b_r2)
+    boots = np.array([S.spearman(pred[g], t[g]) for g, t in zip(b_good, b_tau, strict=True)])
     return S.interval(est, boots) | {"n_units": int(good.sum())}
 
 
@@ -216,12 +212,12 @@ def _starts(fp: Any, names: list[str]) -> dict:
     }
 
 
-def _units(analysis: dict, direction: str) -> Any:
+def _units(analysis: Analysis, direction: str) -> Any:
     u = analysis["units"]
     return u[(u["state"] == "h") & (u["direction"] == direction)].sort_values("index")
 
 
-def analyze_dynamics(search: dict, analysis: dict) -> dict:
+def analyze_dynamics(search: Search, analysis: Analysis) -> DynamicsResult:
     """Numbers and arrays of the dynamics section for one network.
 
     Parameters
@@ -232,8 +228,9 @@ def analyze_dynamics(search: dict, analysis: dict) -> dict:
 
     Returns
     -------
-    dict with ``numbers`` (JSON-ready) and ``arrays`` (for the figures); also
-    adds the per-unit prediction columns to ``analysis["units"]``.
+    DynamicsResult
+        ``numbers`` (JSON-ready) and ``arrays`` (for the figures); also adds
+        the per-unit prediction columns to ``analysis["units"]``.
     """
     inputs = search["inputs"]
     numbers: dict[str, Any] = {
@@ -256,7 +253,7 @@ def analyze_dynamics(search: dict, analysis: dict) -> dict:
         rel = analysis["arrays"]["groups"]["h"][d]["relaxation"]["fixed_point"]
         tau_m, r2_m = rel["tau"], rel["r2"]
         tau_p, tau_w = pr["tau_predicted"].to_numpy(), pr["tau_weighted"].to_numpy()
-        good = (r2_m >= RELAX_R2) & np.isfinite(tau_m) & (tau_m > 0)
+        good = good_fits(tau_m, r2_m)
         units = _units(analysis, d)
         area = units["area"].to_numpy()
         top = [int(i) for i in np.argsort(-area, kind="stable")[:N_TOP]]
@@ -338,3 +335,12 @@ def analyze_dynamics(search: dict, analysis: dict) -> dict:
         analysis["units"].loc[mask, "tau_mode"] = pr["mode"].to_numpy()[idx]
         analysis["units"].loc[mask, "tau_weighted"] = tau_w[idx]
     return {"numbers": numbers, "arrays": arrays}
+
+
+def with_dynamics(analysis: Analysis, dynamics: DynamicsResult) -> Analysis:
+    """``analysis`` with the dynamics section added to its numbers and arrays (as ``"dynamics"``)."""
+    return {
+        "numbers": analysis["numbers"] | {"dynamics": dynamics["numbers"]},
+        "arrays": analysis["arrays"] | {"dynamics": dynamics["arrays"]},
+        "units": analysis["units"],
+    }

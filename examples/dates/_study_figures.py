@@ -1,7 +1,7 @@
 """The figures of the date study: one panel per framework, side by side.
 
 Each function takes ``results`` (framework -> the output of
-:func:`examples.dates.study._one_framework`) and returns a matplotlib figure;
+:func:`examples.dates._study_pipeline.run_framework`) and returns a matplotlib figure;
 :class:`rnndyn.report.Report` saves, embeds and closes it.
 """
 
@@ -13,51 +13,30 @@ import numpy as np
 
 import rnndyn
 from rnndyn import plots
+from rnndyn.report import Report
 
-__all__ = ["FIGURES"]
+from . import _study_plotting as P
+from ._study_figures_dynamics import modes, predicted, spectra
+from ._study_types import Results
 
-COLORS = {"forward": "tab:blue", "backward": "tab:red"}
-
-
-def _grid(results: dict, rows: int = 1, width: float = 6.2, height: float = 3.6):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    cols = len(results)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
-    return fig, axes
+__all__ = ["FIGURES", "add_figure"]
 
 
-def _nb(res: dict, which: str = "trained") -> dict:
-    return res[which]["arrays"]["notebook"]
-
-
-def _grp(res: dict, state: str, direction: str, which: str = "trained") -> dict:
-    return res[which]["arrays"]["groups"][state][direction]
-
-
-def _example_traj(res: dict) -> rnndyn.Trajectories:
-    nb = _nb(res)
-    return rnndyn.Trajectories(nb["examples"], nb["example_lengths"], inputs=nb["example_strings"])
-
-
-def heatmap(results: dict) -> Any:
-    fig, axes = _grid(results, width=7.0, height=4.4)
+def heatmap(results: Results) -> Any:
+    fig, axes = P.grid(results, width=7.0, height=4.4)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
-        plots.heatmap(_example_traj(res), 0, ax=ax)
+        plots.heatmap(P.example_traj(res), 0, ax=ax)
         ax.set_title(f"{fw}: {ax.get_title()}")
         ax.axvline(255.5, color="0.3", lw=0.8)
         ax.set_xlabel("encoder output (0-255 forward, 256-511 backward)")
     return fig
 
 
-def random_traces(results: dict, what: str) -> Any:
-    fig, axes = _grid(results)
+def random_traces(results: Results, what: str) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         units = res["trained"]["numbers"]["notebook"]["random_units"]
-        plots.unit_traces(_example_traj(res), units, sequence=0, what=what, ax=ax)
+        plots.unit_traces(P.example_traj(res), units, sequence=0, what=what, ax=ax)
         ax.set_title(f"{fw}: five random units, {'value' if what == 'value' else 'step delta'}")
     return fig
 
@@ -72,11 +51,11 @@ def lengths(lengths_: np.ndarray) -> Any:
     return fig
 
 
-def unit_curves(results: dict, key: str) -> Any:
+def unit_curves(results: Results, key: str) -> Any:
     """Mean |delta| (top row, the notebook's "RMS") and true RMS (bottom) per step."""
-    fig, axes = _grid(results, rows=2, height=3.2)
+    fig, axes = P.grid(results, rows=2, height=3.2)
     for j, (fw, res) in enumerate(results.items()):
-        c = _nb(res)[key]
+        c = P.nb(res)[key]
         labels = [f"unit {u}" for u in c["units"]]
         for i, (name, title) in enumerate(
             (("mean_abs", "mean |delta| (notebook's 'RMS')"), ("rms", "true RMS"))
@@ -96,22 +75,22 @@ def unit_curves(results: dict, key: str) -> Any:
     return fig
 
 
-def areas(results: dict) -> Any:
-    fig, axes = _grid(results)
+def areas(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
-        a = _nb(res)["area"]
+        a = P.nb(res)["area"]
         plots.distribution(a, bins=40, ax=ax, xlabel="area = sum over steps of mean |delta|")
-        null = _nb(res, "untrained")["area"]
+        null = P.nb(res, "untrained")["area"]
         ax.hist(null, bins=40, histtype="step", color="0.4", label="untrained (null)")
         ax.legend(fontsize=8)
         ax.set_title(f"{fw}: area per unit (512 encoder outputs)")
     return fig
 
 
-def ensemble(results: dict) -> Any:
-    fig, axes = _grid(results)
+def ensemble(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
-        x = _nb(res)["ensemble"]
+        x = P.nb(res)["ensemble"]
         traj = rnndyn.Trajectories(x[:, :, None])
         plots.ensemble(traj, 0, ax=ax, alpha=min(0.3, 20.0 / max(len(x), 1)))
         u = res["trained"]["numbers"]["notebook"]["most_dynamic_unit"]
@@ -120,22 +99,16 @@ def ensemble(results: dict) -> Any:
     return fig
 
 
-def _band_plot(ax, x, y, band, color, label, ls="-") -> None:
-    ax.plot(x, y, ls, color=color, lw=1.4, label=label)
-    if band is not None:
-        ax.fill_between(x, band["low"], band["high"], color=color, alpha=0.2, lw=0)
-
-
-def step_rms(results: dict, state: str = "h") -> Any:
-    fig, axes = _grid(results)
+def step_rms(results: Results, state: str = "h") -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d in ("forward", "backward"):
-            g = _grp(res, state, d)
+            g = P.grp(res, state, d)
             x = np.arange(g["step_rms"].size)
-            _band_plot(ax, x, g["step_rms"], g["step_rms_band"], COLORS[d], f"{d} (trained)")
+            P.band_plot(ax, x, g["step_rms"], g["step_rms_band"], P.COLORS[d], f"{d} (trained)")
             if state in res["untrained"]["arrays"]["groups"]:
-                n = _grp(res, state, d, "untrained")
-                ax.plot(x, n["step_rms"], ":", color=COLORS[d], lw=1.2, label=f"{d} (untrained)")
+                n = P.grp(res, state, d, "untrained")
+                ax.plot(x, n["step_rms"], ":", color=P.COLORS[d], lw=1.2, label=f"{d} (untrained)")
         ax.set_yscale("log")
         ax.set_xlabel("processing step k (each direction in the order it ran)")
         ax.set_ylabel(f"RMS delta of {state}, over units and strings")
@@ -144,22 +117,22 @@ def step_rms(results: dict, state: str = "h") -> Any:
     return fig
 
 
-def aligned(results: dict) -> Any:
-    fig, axes = _grid(results)
+def aligned(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d in ("forward", "backward"):
-            g = _grp(res, "h", d)
-            _band_plot(
+            g = P.grp(res, "h", d)
+            P.band_plot(
                 ax,
                 g["aligned_offsets"],
                 g["aligned_rms"],
                 g["aligned_band"],
-                COLORS[d],
+                P.COLORS[d],
                 f"{d}: 0 = {g['boundary']}",
             )
-            n = _grp(res, "h", d, "untrained")
+            n = P.grp(res, "h", d, "untrained")
             ax.plot(
-                n["aligned_offsets"], n["aligned_rms"], ":", color=COLORS[d], lw=1.2, label=f"{d} untrained"
+                n["aligned_offsets"], n["aligned_rms"], ":", color=P.COLORS[d], lw=1.2, label=f"{d} untrained"
             )
         ax.axvline(-0.5, color="k", lw=0.8, ls="--")
         ax.set_yscale("log")
@@ -170,22 +143,22 @@ def aligned(results: dict) -> Any:
     return fig
 
 
-def relaxation(results: dict) -> Any:
-    fig, axes = _grid(results)
+def relaxation(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d, what in (("forward", "after input ends"), ("backward", "leading padding, from h0 = 0")):
-            g = _grp(res, "h", d)["relaxation"]
-            _band_plot(ax, g["offsets"], g["curve"], g["band"], COLORS[d], f"{d}: {what}")
-            n = _grp(res, "h", d, "untrained")["relaxation"]
-            ax.plot(n["offsets"], n["curve"], ":", color=COLORS[d], lw=1.2, label=f"{d} untrained")
+            g = P.grp(res, "h", d)["relaxation"]
+            P.band_plot(ax, g["offsets"], g["curve"], g["band"], P.COLORS[d], f"{d}: {what}")
+            n = P.grp(res, "h", d, "untrained")["relaxation"]
+            ax.plot(n["offsets"], n["curve"], ":", color=P.COLORS[d], lw=1.2, label=f"{d} untrained")
             if "fixed_point" in g:
                 f = g["fixed_point"]
-                _band_plot(
+                P.band_plot(
                     ax,
                     f["offsets"],
                     f["curve"],
                     f["band"],
-                    COLORS[d],
+                    P.COLORS[d],
                     f"{d}: toward the pad fixed point",
                     "--",
                 )
@@ -197,11 +170,11 @@ def relaxation(results: dict) -> Any:
     return fig
 
 
-def taus(results: dict) -> Any:
-    fig, axes = _grid(results)
+def taus(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for which, style in (("trained", "bar"), ("untrained", "step")):
-            r = _grp(res, "h", "forward", which)["relaxation"]
+            r = P.grp(res, "h", "forward", which)["relaxation"]
             t = r["tau"][(r["r2"] >= 0.9) & np.isfinite(r["tau"]) & (r["tau"] > 0)]
             if t.size:
                 ax.hist(
@@ -218,24 +191,24 @@ def taus(results: dict) -> Any:
     return fig
 
 
-def msd(results: dict) -> Any:
-    fig, axes = _grid(results, height=4.0)
+def msd(results: Results) -> Any:
+    fig, axes = P.grid(results, height=4.0)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d in ("forward", "backward"):
             for region, ls in (("input", "-"), ("padding", "--")):
-                m = _grp(res, "h", d)["msd"][region]
+                m = P.grp(res, "h", d)["msd"][region]
                 lag = m["lags"][1:]
-                _band_plot(
+                P.band_plot(
                     ax,
                     lag,
                     m["msd_median"][1:],
                     {k: v[1:] for k, v in m["msd_band"].items()},
-                    COLORS[d],
+                    P.COLORS[d],
                     f"{d}, {region}",
                     ls,
                 )
         lag = np.arange(1, 11, dtype=float)
-        y0 = float(np.nanmedian(_grp(res, "h", "forward")["msd"]["input"]["msd_median"][1]))
+        y0 = float(np.nanmedian(P.grp(res, "h", "forward")["msd"]["input"]["msd_median"][1]))
         ax.plot(lag, y0 * lag, "k:", lw=1, label="slope 1 (Brownian)")
         ax.plot(lag, y0 * lag**2, "k-.", lw=1, label="slope 2 (ballistic)")
         ax.set_xscale("log")
@@ -247,19 +220,19 @@ def msd(results: dict) -> Any:
     return fig
 
 
-def exponents(results: dict) -> Any:
-    fig, axes = _grid(results)
+def exponents(results: Results) -> Any:
+    fig, axes = P.grid(results)
     bins = np.linspace(-0.5, 2.5, 31)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d in ("forward", "backward"):
             for region, style in (("input", "bar"), ("padding", "step")):
-                a = _grp(res, "h", d)["msd"][region]["alpha"]
+                a = P.grp(res, "h", d)["msd"][region]["alpha"]
                 ax.hist(
                     np.clip(a[np.isfinite(a)], -0.5, 2.5),
                     bins=bins,
                     histtype=style,
                     alpha=0.55,
-                    color=COLORS[d],
+                    color=P.COLORS[d],
                     lw=1.5,
                     label=f"{d}, {region}",
                 )
@@ -272,15 +245,15 @@ def exponents(results: dict) -> Any:
     return fig
 
 
-def vacf(results: dict) -> Any:
-    fig, axes = _grid(results)
+def vacf(results: Results) -> Any:
+    fig, axes = P.grid(results)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         for d in ("forward", "backward"):
             for region, ls in (("input", "-"), ("padding", "--")):
-                m = _grp(res, "h", d)["msd"][region]
+                m = P.grp(res, "h", d)["msd"][region]
                 lag = m["lags"]
-                ax.plot(lag, m["vacf_median"], ls, color=COLORS[d], lw=1.4, label=f"{d}, {region}")
-                ax.fill_between(lag, m["vacf_q"][0], m["vacf_q"][1], color=COLORS[d], alpha=0.12, lw=0)
+                ax.plot(lag, m["vacf_median"], ls, color=P.COLORS[d], lw=1.4, label=f"{d}, {region}")
+                ax.fill_between(lag, m["vacf_q"][0], m["vacf_q"][1], color=P.COLORS[d], alpha=0.12, lw=0)
         ax.axhline(0, color="k", lw=0.6)
         ax.set_xlabel("lag s (steps)")
         ax.set_ylabel("C(s) / C(0), median over units (IQR)")
@@ -289,17 +262,17 @@ def vacf(results: dict) -> Any:
     return fig
 
 
-def diffusion(results: dict) -> Any:
-    fig, axes = _grid(results, height=4.2, width=5.2)
+def diffusion(results: Results) -> Any:
+    fig, axes = P.grid(results, height=4.2, width=5.2)
     for ax, (fw, res) in zip(axes[0], results.items(), strict=True):
         lo, hi = np.inf, 0.0
         for d in ("forward", "backward"):
             for region, marker in (("input", "o"), ("padding", "x")):
-                m = _grp(res, "h", d)["msd"][region]
+                m = P.grp(res, "h", d)["msd"][region]
                 e, g = m["d_einstein"], m["d_green_kubo"]
                 ok = (e > 0) & (g > 0)
                 ax.scatter(
-                    e[ok], g[ok], s=6, marker=marker, color=COLORS[d], alpha=0.5, label=f"{d}, {region}"
+                    e[ok], g[ok], s=6, marker=marker, color=P.COLORS[d], alpha=0.5, label=f"{d}, {region}"
                 )
                 if ok.any():
                     lo, hi = min(lo, e[ok].min(), g[ok].min()), max(hi, e[ok].max(), g[ok].max())
@@ -311,106 +284,6 @@ def diffusion(results: dict) -> Any:
         ax.set_ylabel("D (Green-Kubo: VACF sum)")
         ax.set_title(f"{fw}: diffusion coefficient per unit, h")
         ax.legend(fontsize=7, markerscale=2)
-    return fig
-
-
-def _dyn(res: dict, which: str = "trained") -> dict:
-    return res[which]["arrays"]["dynamics"]
-
-
-def spectra(results: dict) -> Any:
-    """Eigenvalues of the Jacobian at the padding map's stable fixed point, with the unit circle."""
-    fig, axes = _grid(results, rows=2, width=4.6, height=4.4)
-    th = np.linspace(0, 2 * np.pi, 400)
-    for j, (fw, res) in enumerate(results.items()):
-        for i, which in enumerate(("trained", "untrained")):
-            ax = axes[i, j]
-            ax.plot(np.cos(th), np.sin(th), "k-", lw=0.8, label="|lambda| = 1")
-            for d in ("forward", "backward"):
-                a = _dyn(res, which)[d]
-                for k, lam in enumerate(a["char_eigenvalues"].values()):
-                    ax.scatter(
-                        lam.real,
-                        lam.imag,
-                        s=3,
-                        color="0.75",
-                        label="character inputs" if not k and d == "forward" else None,
-                    )
-                lam = a["eigenvalues"]
-                tau = res[which]["numbers"]["dynamics"][d]["pad_point"]["tau_slowest"]
-                ax.scatter(
-                    lam.real, lam.imag, s=5, color=COLORS[d], label=f"{d}, padding (slowest tau {tau:.3g})"
-                )
-            ax.set_aspect("equal")
-            ax.set_xlim(-1.15, 1.15)
-            ax.set_ylim(-1.15, 1.15)
-            ax.set_xlabel("Re lambda")
-            ax.set_ylabel("Im lambda")
-            ax.set_title(f"{fw} {which}: Jacobian spectrum at the pad fixed point", fontsize=9)
-            ax.legend(fontsize=6, loc="lower left")
-    fig.tight_layout()
-    return fig
-
-
-def modes(results: dict) -> Any:
-    """Share of the leading modes in the most dynamic units (by area), per direction."""
-    fig, axes = _grid(results, rows=2, width=5.4, height=3.4)
-    for j, (fw, res) in enumerate(results.items()):
-        for i, d in enumerate(("forward", "backward")):
-            ax = axes[i, j]
-            a = _dyn(res)[d]
-            im = ax.imshow(
-                a["share"], aspect="auto", cmap="viridis", vmin=0, vmax=max(float(a["share"].max()), 1e-12)
-            )
-            ax.set_yticks(range(len(a["top"])), [f"{d[0]}{u}" for u in a["top"]], fontsize=7)
-            ax.set_xticks(
-                range(a["share"].shape[1]),
-                [f"{k}\n{t:.3g}" for k, t in enumerate(a["tau_modes"])],
-                fontsize=6,
-            )
-            ax.set_xlabel("mode k (slowest first) / its tau", fontsize=8)
-            ax.set_ylabel("unit (by area)", fontsize=8)
-            ax.set_title(f"{fw}, {d}: share of mode k in unit u", fontsize=9)
-            fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    return fig
-
-
-def predicted(results: dict) -> Any:
-    """Measured relaxation time toward the pad fixed point vs the linearisation's prediction, per unit."""
-    fig, axes = _grid(results, rows=2, width=5.0, height=4.0)
-    for j, (fw, res) in enumerate(results.items()):
-        for i, d in enumerate(("forward", "backward")):
-            ax = axes[i, j]
-            for which, marker in (("trained", "o"), ("untrained", "x")):
-                a = _dyn(res, which)[d]
-                g = a["good"]
-                color = COLORS[d] if which == "trained" else "0.5"
-                ax.scatter(
-                    a["tau_predicted"][g],
-                    a["tau_measured"][g],
-                    s=8,
-                    marker=marker,
-                    color=color,
-                    label=f"{which}: slowest loaded mode",
-                )
-                ax.scatter(
-                    a["tau_weighted"][g],
-                    a["tau_measured"][g],
-                    s=5,
-                    marker=marker,
-                    color=color,
-                    alpha=0.3,
-                    label=f"{which}: share-weighted",
-                )
-            ax.plot([0.1, 200], [0.1, 200], "k--", lw=0.8, label="equal")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("predicted tau (steps)")
-            ax.set_ylabel("measured tau toward h* (R^2 >= 0.9)")
-            ax.set_title(f"{fw}, {d}", fontsize=9)
-            ax.legend(fontsize=6)
-    fig.tight_layout()
     return fig
 
 
@@ -433,3 +306,8 @@ FIGURES = {
     "modes": modes,
     "predicted": predicted,
 }
+
+
+def add_figure(rep: Report, results: Results, key: str, name: str, caption: str, *args: Any) -> None:
+    """Draw the figure ``FIGURES[key](results, *args)`` and add it to ``rep`` as ``name``."""
+    rep.figure(FIGURES[key](results, *args), name, caption=caption, dpi=80)

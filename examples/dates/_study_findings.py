@@ -6,6 +6,8 @@ from typing import Any
 
 from rnndyn.physics import classify_regime
 
+from ._study_types import FrameworkResult, Results
+
 __all__ = ["fmt", "ci", "findings", "headline"]
 
 #: What each MSD regime says about a unit's motion.
@@ -47,11 +49,11 @@ def ci(d: dict | None, digits: int = 3, pct: bool = False) -> str:
     return f"{f(d['estimate'])} [{f(d['low'])}, {f(d['high'])}]"
 
 
-def _g(res: dict, state: str, direction: str, which: str = "trained") -> dict:
+def _g(res: FrameworkResult, state: str, direction: str, which: str = "trained") -> dict:
     return res[which]["numbers"]["groups"][state][direction]
 
 
-def headline(res: dict, which: str = "trained") -> dict[str, Any]:
+def headline(res: FrameworkResult, which: str = "trained") -> dict[str, Any]:
     """The headline numbers of one network, as interval dicts (or plain numbers)."""
     nb = res[which]["numbers"]["notebook"]
     out: dict[str, Any] = {
@@ -98,7 +100,7 @@ def _overlap(a: dict, b: dict) -> bool:
     return not (a["high"] < b["low"] or b["high"] < a["low"])
 
 
-def findings(results: dict) -> tuple[list[str], dict[str, Any]]:
+def findings(results: Results) -> tuple[list[str], dict[str, Any]]:
     """Bullet texts and the verdicts (for ``summary.json``), one block per framework."""
     bullets: list[str] = []
     verdicts: dict[str, Any] = {}

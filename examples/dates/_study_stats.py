@@ -5,22 +5,33 @@ one integer matrix ``C`` of shape ``(n_boot, n_strings)`` -- how often each
 string is drawn in each resample -- turns every resample into one matrix
 product ``C @ per_string_sums``; no Python loop over resamples or strings.
 
-The estimators here re-implement, in per-string form, what :mod:`rnndyn`
-computes on the whole set (pooled RMS, time-origin averaged MSD per region,
-the relaxation fit of :func:`rnndyn.physics.relaxation_time`); the study
-checks that the full-data values agree with the library's.
+rnndyn's metrics return sums pooled over sequences; a resample needs them
+per string. :func:`msd_sums` and :func:`relaxation_deviation` therefore keep
+the per-string terms of :func:`rnndyn.metrics.msd` and
+:func:`rnndyn.physics.relaxation_curve`, and :func:`fit_log_linear` fits
+every resample's curve at once as :func:`rnndyn.physics.relaxation_time`
+fits one; the study reports how far the full-data values are from the
+library's (``checks`` and ``check_tau_rel`` in ``summary.json``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
+from ._study_types import Interval
+
 __all__ = [
-    "resample_counts",
     "interval",
     "percentile_ci",
+    "band",
+    "resampled_mean",
+    "ratio",
+    "unit_ratio_distribution",
+    "median_and_share",
+    "spearman",
     "msd_sums",
     "loglog_slope",
     "relaxation_deviation",
@@ -31,21 +42,6 @@ __all__ = [
 LEVEL = 0.95
 
 
-def resample_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """How often each of ``n`` strings is drawn in each resample, float ``(n_boot, n)``.
-
-    Examples
-    --------
-    >>> C = resample_counts(5, 3, seed=0)
-    >>> C.shape, C.sum(axis=1).tolist()
-    ((3, 5), [5.0, 5.0, 5.0])
-    """
-    idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-    c = np.zeros((n_boot, n))
-    np.add.at(c, (np.arange(n_boot)[:, None], idx), 1.0)
-    return c
-
-
 def percentile_ci(boots: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """Pointwise percentile interval over axis 0 (NaN resamples ignored)."""
     q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
@@ -54,16 +50,74 @@ def percentile_ci(boots: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, 
     return lo, hi
 
 
-def interval(estimate: Any, boots: np.ndarray, level: float = LEVEL) -> dict[str, Any]:
+def interval(estimate: Any, boots: np.ndarray, level: float = LEVEL) -> Interval:
     """``{"estimate", "low", "high"}`` of a scalar statistic and its resamples."""
     lo, hi = percentile_ci(np.asarray(boots, dtype=np.float64).reshape(len(boots), -1), level)
     return {"estimate": float(estimate), "low": float(lo[0]), "high": float(hi[0])}
 
 
+def band(boots: np.ndarray) -> dict[str, np.ndarray]:
+    """Pointwise 95% band ``{"low", "high"}`` of resampled curves (resamples on axis 0)."""
+    lo, hi = percentile_ci(boots)
+    return {"low": lo, "high": hi}
+
+
+def resampled_mean(C: np.ndarray, per_string: np.ndarray) -> np.ndarray:
+    """``C @ per_string / n`` for per-string arrays of any trailing shape."""
+    n = per_string.shape[0]
+    flat = per_string.reshape(n, -1)
+    return (C @ flat / n).reshape((C.shape[0],) + per_string.shape[1:])
+
+
+def ratio(
+    C: np.ndarray, s_in: np.ndarray, n_in: np.ndarray, s_pad: np.ndarray, n_pad: np.ndarray
+) -> Interval:
+    """Pooled RMS ratio ``sqrt(sum s_in / sum n_in) / sqrt(sum s_pad / sum n_pad)`` and its interval.
+
+    ``s_*`` are per-string sums of squared deltas, ``n_*`` per-string delta counts.
+    """
+    est = np.sqrt(s_in.sum() / n_in.sum()) / np.sqrt(s_pad.sum() / n_pad.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = np.sqrt((C @ s_in) / (C @ n_in)) / np.sqrt((C @ s_pad) / (C @ n_pad))
+    return interval(est, b)
+
+
+def unit_ratio_distribution(
+    C: np.ndarray, q_in: np.ndarray, n_in: np.ndarray, q_pad: np.ndarray, n_pad: np.ndarray
+) -> dict[str, Interval]:
+    """Per-unit input/padding RMS ratios: their median and the share above 1, with intervals.
+
+    ``q_in``, ``q_pad`` are per-string, per-unit sums of squared deltas
+    ``(n, U)``; ``n_in``, ``n_pad`` the per-string delta counts ``(n,)``. The
+    pooled ratio of :func:`ratio` weighs units by how much they move; this is
+    the distribution over units, each counted once.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.sqrt(q_in.sum(0) / n_in.sum()) / np.sqrt(q_pad.sum(0) / n_pad.sum())
+        b = np.sqrt((C @ q_in) / (C @ n_in)[:, None]) / np.sqrt((C @ q_pad) / (C @ n_pad)[:, None])
+        return median_and_share(r, b)
+
+
+def median_and_share(r: np.ndarray, b: np.ndarray) -> dict[str, Interval]:
+    """Median over units of the ratios ``r`` and the share above 1, with intervals from ``b``."""
+    return {
+        "median": interval(np.nanmedian(r), np.nanmedian(b, axis=1)),
+        "share_above_1": interval(np.mean(r > 1), np.mean(b > 1, axis=1)),
+    }
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation over the positions where both are finite (NaN for < 3 or a constant)."""
+    from scipy.stats import spearmanr  # scipy loads in ~0.5 s: only when a correlation is asked for
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
 class _quiet:
     def __enter__(self) -> None:
-        import warnings
-
         self._w = warnings.catch_warnings()
         self._w.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -21,8 +21,7 @@ and one ``Faker`` instance seeded with ``seed_instance(seed)`` (the date), so
 Babel versions (developed with Faker 40.63 and Babel 2.18).
 
 Formats use ``yyyy`` (calendar year), never Babel's ``YYY``/``YYYY``, which is
-the *week-based* year and mislabels dates near New Year (the founding notebook
-used ``YYY``).
+the *week-based* year and mislabels dates near New Year.
 
 Locales
 -------

@@ -1,4 +1,4 @@
-"""The date-translation study: the founding notebook, reproduced and extended.
+"""The date-translation study: its command line and :func:`run_study`.
 
 Usage (from the repository root)::
 
@@ -11,7 +11,7 @@ Pipeline: read the held-out validation strings shipped with the weights
 on the installed Babel; the training helper's validation set), load each trained translator (or train
 it), capture its encoder (``layer="encoder"``, states ``h`` and ``c``) with
 :func:`rnndyn.capture`, capture an untrained twin of the same architecture
-(the null model), measure everything (:mod:`examples.dates._study_analysis`)
+(the null model), measure everything (:mod:`examples.dates._study_pipeline`)
 and write one self-contained report folder (``index.html``, PNGs, CSVs,
 ``summary.json``) with :class:`rnndyn.report.Report`, atomically: a failed
 run leaves nothing behind. ``--out`` is checked before the run: it must be
@@ -31,13 +31,21 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rnndyn._outdir import check_out
+from rnndyn.errors import RnndynError
+
+from . import _study_capture as K
 from . import data as D
 from . import models as M
+from . import train as TR
+from ._study_pipeline import Stages, run_framework
+from ._study_reference import NOTEBOOK
+from ._study_report import build_report
+from ._study_types import Results, Settings
 
 __all__ = ["StudyError", "run_study", "main", "build_parser", "NOTEBOOK", "N_MAX"]
 
@@ -46,53 +54,9 @@ N_MAX = 10_000
 #: Bootstrap resamples of the strings.
 N_BOOT = 400
 
-#: What the founding notebook reported (seed/STUDY.md).
-NOTEBOOK: dict[str, Any] = {
-    "lengths": {
-        "count": 1000, "mean": 13.6, "std": 5.2, "min": 6, "50%": 12, "75%": 15,
-        "90%": 21, "95%": 24, "99%": 32, "max": 41,
-    },
-    "area": {
-        "count": 512, "mean": 1.3, "std": 0.8, "min": 0.2, "50%": 1.1, "75%": 1.8,
-        "90%": 2.5, "95%": 2.8, "99%": 3.7, "max": 5.4,
-    },
-    "random_units": [405, 496, 432, 47, 121],
-    "top5_units": [309, 436, 346, 214, 50],
-    "examples": {
-        "February 16th, 2019": "2019-02-16",
-        "Jan 1 1990": "1990-01-01",
-        "02-03-1998": "1998-03-02",
-        "March the 12th, 2012": "2012-03-03",
-    },
-    "capture": {"strings": 1000, "seconds": 59.0, "strings_per_s": 17.0, "how": "one string at a time, GPU"},
-    "val_loss": 0.01,
-    "heatmap_string": "February 16th, 2019",
-}  # fmt: skip
-
 
 class StudyError(ValueError):
     """A usage error of the study (bad argument); ``main`` exits with status 2."""
-
-
-class _Stages:
-    """Wall time per stage, and progress lines on stderr."""
-
-    def __init__(self, progress: bool) -> None:
-        self.progress = progress
-        self.t0 = time.perf_counter()
-        self.seconds: dict[str, float] = {}
-
-    def run(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.progress:
-            print(f"[dates study] {name} ...", file=sys.stderr, flush=True)
-        t = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            self.seconds[name] = round(time.perf_counter() - t, 2)
-
-    def total(self) -> float:
-        return round(time.perf_counter() - self.t0, 2)
 
 
 def _frameworks(framework: str) -> tuple[str, ...]:
@@ -113,91 +77,19 @@ def _check_n(n: Any) -> int:
 
 def _check_out(out: Any) -> Path:
     """Refuse up front an --out that rnndyn may not write or replace (see docs/report.md)."""
-    from rnndyn._outdir import check_out
-    from rnndyn.errors import RnndynError
-
     try:
         return check_out(out, name="--out", what="report")
     except RnndynError as e:
         raise StudyError(str(e)) from None
 
 
-def _train(frameworks: tuple[str, ...], seed: int, stages: _Stages) -> Path:
-    from . import train
-
+def _train(frameworks: tuple[str, ...], seed: int, stages: Stages) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="rnndyn-dates-weights-"))
     fw = frameworks[0] if len(frameworks) == 1 else "both"
-    code = stages.run("train", train.main, ["--framework", fw, "--out", str(tmp), "--seed", str(seed)])
+    code = stages.run("train", TR.main, ["--framework", fw, "--out", str(tmp), "--seed", str(seed)])
     if code:
         raise M.WeightsError(f"training failed (exit status {code})")
     return tmp
-
-
-def _one_framework(fw, weights_dir, records, examples, seed, n_boot, progress, stages) -> dict:
-    from . import _study_capture as K
-    from . import _study_dynamics as DY
-    from ._study_analysis import analyze, split
-
-    strings = [r.human for r in records] + [s for s, _ in examples]
-    targets = [r.iso for r in records] + [t for _, t in examples]
-    n = len(records)
-    model = stages.run(f"{fw}: load", K.load, fw, weights_dir)
-    traj, secs = stages.run(
-        f"{fw}: capture", K.capture_encoder, fw, model, strings, states=("h", "c"), progress=progress
-    )
-    acc, outs = stages.run(f"{fw}: translate", K.accuracy, model, strings[:n], targets[:n])
-    ex_out = K.accuracy(model, strings[n:], targets[n:])[1]
-    search = stages.run(f"{fw}: fixed points", DY.fixed_point_search, model, split(traj, n)[0], seed=seed)
-    trained = stages.run(
-        f"{fw}: analysis", analyze, traj, n_main=n, seed=seed, n_boot=n_boot, fixed=DY.targets(search)
-    )
-    dyn = DY.analyze_dynamics(search, trained)
-    trained["numbers"]["dynamics"], trained["arrays"]["dynamics"] = dyn["numbers"], dyn["arrays"]
-    units = (traj.n_units, traj.n_steps)
-    del traj, search
-    null = K.untrained(fw, model.input_vocab, model.output_vocab, seed)
-    ntraj, nsecs = stages.run(
-        f"{fw}: capture untrained", K.capture_encoder, fw, null, strings, states=("h",), progress=progress
-    )
-    nsearch = stages.run(
-        f"{fw}: fixed points untrained",
-        DY.fixed_point_search,
-        null,
-        split(ntraj, n)[0],
-        seed=seed,
-        chars=False,
-    )
-    untrained = stages.run(
-        f"{fw}: analysis untrained",
-        analyze,
-        ntraj,
-        n_main=n,
-        seed=seed,
-        n_boot=n_boot,
-        states=("h",),
-        fixed=DY.targets(nsearch),
-    )
-    dyn = DY.analyze_dynamics(nsearch, untrained)
-    untrained["numbers"]["dynamics"], untrained["arrays"]["dynamics"] = dyn["numbers"], dyn["arrays"]
-    del ntraj, null, model, nsearch
-    return {
-        "accuracy": acc,
-        "outputs": outs,
-        "examples": [
-            {"input": s, "target": t, "output": o, "correct": o == t}
-            for (s, t), o in zip(examples, ex_out, strict=True)
-        ],
-        "capture": {
-            "seconds": round(secs, 2),
-            "strings_per_s": round(len(strings) / secs, 1) if secs > 0 else None,
-            "strings": len(strings),
-            "units": units[0],
-            "steps": units[1],
-            "untrained_seconds": round(nsecs, 2),
-        },
-        "trained": trained,
-        "untrained": untrained,
-    }
 
 
 def run_study(
@@ -275,21 +167,17 @@ def run_study(
         if Path(weights).exists() and not Path(weights).is_dir():
             raise StudyError(f"--weights {weights} is a file; pass the folder that holds the weights files")
     out = _check_out(out)
-    stages = _Stages(progress)
+    stages = Stages(progress)
     tmp_weights = None
     try:
         if train:
             tmp_weights = weights_dir = _train(frameworks, seed, stages)
         else:
             weights_dir = Path(weights) if weights is not None else M.DEFAULT_WEIGHTS_DIR
-        from . import _study_capture as K
-
         K.check_weights(weights_dir, frameworks)
         records = stages.run("data", K.validation_records, n, weights_dir)
-        from .train import STUDY_EXAMPLES
-
-        results = {
-            fw: _one_framework(fw, weights_dir, records, STUDY_EXAMPLES, seed, n_boot, progress, stages)
+        results: Results = {
+            fw: run_framework(fw, weights_dir, records, TR.STUDY_EXAMPLES, seed, n_boot, progress, stages)
             for fw in frameworks
         }
         metrics_file = weights_dir / M.METRICS_FILE
@@ -300,9 +188,7 @@ def run_study(
     finally:
         if tmp_weights is not None:
             shutil.rmtree(tmp_weights, ignore_errors=True)
-    from ._study_report import build_report
-
-    settings = {
+    settings: Settings = {
         "frameworks": list(frameworks),
         "n": n,
         "seed": seed,
@@ -366,8 +252,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m examples.dates [--framework F] [--n N] [--out DIR] [--train] [--seed S]``."""
     p = build_parser()
     args = p.parse_args(argv)
-    from rnndyn.errors import RnndynError
-
     try:
         run_study(
             framework=args.framework,

@@ -10,13 +10,10 @@ shipped one (``examples/dates/weights/validation.json``, checked by hash with
 :func:`examples.dates.models.load_validation`), so validation accuracies do
 not depend on the installed Babel; the training strings are generated and
 exclude every validation string. The defaults (80,000
-strings, one epoch, batch 64, Adam 2e-3 with warm-up and cosine decay) train
-each model in 5-7 minutes of CPU time on a 2-core machine and reach about 95%
-exact-match accuracy on the 1,000 held-out validation strings (the shipped
-``metrics.json``: Keras/TensorFlow 95.2% in 386 CPU-s, PyTorch 95.0% in
-318 CPU-s, both with ``--threads 1``). On a machine shared with other jobs
-use ``--threads 1``: two threads competing for busy cores can be several
-times slower.
+strings, one epoch, batch 64, Adam 2e-3 with warm-up and cosine decay) reach
+about 95% exact-match accuracy on the 1,000 held-out validation strings (the
+shipped ``metrics.json``; training times in docs/dates.md). ``--threads``
+sets the CPU threads.
 
 Outputs in ``--out``: ``input_vocab.json``, ``output_vocab.json``,
 ``keras_model.keras`` (loads with ``safe_mode=True``),

@@ -94,5 +94,5 @@ def mean_abs_state(traj: Trajectories) -> np.ndarray:
 
 
 @hookimpl
-def rnndyn_register_metrics() -> dict[str, Any]:
-    return {"mean_abs_state": mean_abs_state}
+def rnndyn_register_metrics(register: Any) -> None:
+    register("mean_abs_state", mean_abs_state)
