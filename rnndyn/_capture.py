@@ -18,6 +18,7 @@ import numpy as np
 
 from ._batching import LengthsSplitter, plan_batches
 from ._capture_run import CaptureRun, no_form
+from ._convert import join_sequences
 from ._targets import layers_table, resolve_targets
 from ._validation import check_bool, check_int, check_lengths_arg
 from .adapter import Args
@@ -238,7 +239,7 @@ def _join(parts: Any, total: int | None) -> Trajectories:
         rest = list(it)
         return first if not rest else Trajectories.concat([first, *rest])
     states = np.empty((total, *first.shape[1:]), dtype=first.states.dtype)
-    lengths = np.empty(total, dtype=np.int64)
+    steps = []
     inputs: list[Any] | None = [] if first.inputs is not None else None
     n = 0
     part: Trajectories | None = first
@@ -252,7 +253,7 @@ def _join(parts: Any, total: int | None) -> Trajectories:
             )
         # (CaptureRun already checked that every part has the first part's steps and units)
         states[n : n + part.n_sequences] = part.states
-        lengths[n : n + part.n_sequences] = part.lengths
+        steps.append(part.steps)
         if inputs is not None:
             inputs.extend(part.inputs or [])
         n += part.n_sequences
@@ -261,7 +262,7 @@ def _join(parts: Any, total: int | None) -> Trajectories:
         raise RnndynError(
             f"capture(): the batches hold {n} sequences but the inputs hold {total} (a bug in the plugin)."
         )
-    return template._replace(states=states, lengths=lengths, inputs=inputs)
+    return template._replace(states=states, steps=join_sequences(steps), inputs=inputs)
 
 
 def _raw_for_split(inputs: Any, run: CaptureRun) -> Sequence[Any] | None:

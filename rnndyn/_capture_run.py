@@ -218,14 +218,12 @@ class CaptureRun:
 
     def _fit_steps(self, part: Any, k: int, first: Trajectories | None) -> Any:
         """Pad a masked batch (the model packed it itself, to its own longest sequence) with
-        padding steps at the end, to the inputs' step count (or batch 0's): lengths unchanged."""
+        padding steps at the end, to the inputs' step count (or batch 0's): real steps unchanged."""
         if not isinstance(part, Trajectories) or not part.masked:
             return part
         target = first.n_steps if first is not None else self.plan.n_steps
         if target is None or part.n_steps >= target:
             return part
-        if part.n_sequences and int(np.max(part.lengths)) > part.n_steps:
-            return part  # lengths beyond the steps: _check_part / Trajectories say so
         return _pad_steps(part, target)
 
     def _check_part(self, part: Any, k: int, first: Trajectories | None) -> Trajectories:
@@ -298,7 +296,7 @@ def _pad_steps(part: Trajectories, n_steps: int) -> Trajectories:
         xp = array_api_compat.array_namespace(states)
         out = xp.zeros((n, n_steps, u), dtype=states.dtype, device=array_api_compat.device(states))
     out[:, :t] = states
-    return part._replace(states=out, lengths=part.lengths)  # the steps added are padding
+    return part._replace(states=out, steps=part.steps.pad_to(n_steps))  # the steps added are padding
 
 
 def no_form(adapter: Any, what: str) -> RnndynError:

@@ -350,6 +350,17 @@ class Steps:
         check_choice(arrangement, "arrangement", ARRANGEMENTS)
         return delta_region(self.order(layer, direction), self.valid, region, arrangement)
 
+    def pad_to(self, n_steps: int) -> Steps:
+        """The same steps followed by padding up to ``n_steps`` (added positions are processed last)."""
+        n, T = self.shape
+        if n_steps < T:
+            raise RnndynError(f"pad_to(): n_steps={n_steps} is fewer than the {T} steps already there.")
+        valid = np.zeros((n, n_steps), dtype=bool)
+        valid[:, :T] = self.valid
+        extra = np.broadcast_to(np.arange(T, n_steps), (n, n_steps - T))
+        orders = {k: np.concatenate([v, extra], axis=1) for k, v in self.orders.items()}
+        return Steps(valid, masked=self.masked, orders=orders)
+
     def take(self, idx: np.ndarray) -> Steps:
         """The steps of some sequences (int positions, already checked)."""
         orders = {k: v[idx] for k, v in self.orders.items()}

@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnndyn._validation import check_states_finite
+from rnndyn._validation import check_lengths, check_states_finite
 from rnndyn.adapter import Batch
 from rnndyn.errors import RnndynError
+from rnndyn.steps import Steps
 from rnndyn.trajectories import Trajectories
 
 from ._graph import Raw
@@ -29,19 +30,14 @@ __all__ = ["check_mask", "hold_initial", "assemble"]
 
 
 def check_mask(mask: np.ndarray, name: str) -> np.ndarray:
-    n_steps = mask.shape[1]
-    lengths = mask.sum(axis=1).astype(np.int64)
-    prefix = np.arange(n_steps)[None, :] < lengths[:, None]
-    bad = np.flatnonzero(np.any(mask != prefix, axis=1))
-    if bad.size:
-        i = int(bad[0])
+    """A layer's Keras mask as the real steps ``(batch, steps)`` (True = real), padding anywhere."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
         raise RnndynError(
-            f"layer={name!r}: the Keras mask of sequence {i} of this batch is "
-            f"{mask[i].astype(int).tolist()}, not real steps followed by padding. rnndyn assumes "
-            "right-padding (every masked step after every real one): put the padding at the end "
-            "of each sequence (e.g. pad with 0 after the tokens for Embedding(mask_zero=True))."
+            f"layer={name!r}: its Keras mask has shape {mask.shape}; rnndyn reads a (sequences, steps) "
+            "mask, one flag per step."
         )
-    return lengths
+    return mask.astype(bool, copy=False)
 
 
 def _inits(target: Target, raw: Raw) -> list[list[np.ndarray] | None]:
@@ -55,14 +51,15 @@ def hold_initial(cols: np.ndarray, target: Target, states: tuple[str, ...], raw:
     """``cols`` with ``h`` and ``c`` at their initial state before each direction's first real step.
 
     Only masked layers given initial states change (a copy; ``cols`` may be
-    read-only); the mask is right padding (:func:`check_mask`), so the
-    forward direction has no such step unless a sequence is empty, and the
-    backward one has them on the padding.
+    read-only): the forward direction's masked steps before its first real
+    one (left padding), the backward direction's after its last real one
+    (right padding, which it reads first).
     """
     if raw.mask is None or raw.init is None:
         return cols
-    steps = raw.mask.shape[1]
-    lengths = raw.mask.sum(axis=1)
+    mask = np.asarray(raw.mask, dtype=bool)
+    seen_before = np.cumsum(mask, axis=1) > 0  # a real step at or before t
+    seen_after = np.cumsum(mask[:, ::-1], axis=1)[:, ::-1] > 0  # a real step at or after t
     u = target.n_units
     out = None
     inits = _inits(target, raw)
@@ -72,10 +69,7 @@ def hold_initial(cols: np.ndarray, target: Target, states: tuple[str, ...], raw:
         init = inits[part]
         if which is None or target.kinds[part] == "RNN" or init is None or which >= len(init):
             continue  # gates are 0 there, as Keras gives; generic cells: 0 too
-        if target.parts[part][1].go_backwards:
-            before = np.arange(steps)[None, :] >= lengths[:, None]
-        else:
-            before = np.repeat((lengths == 0)[:, None], steps, axis=1)
+        before = ~seen_after if target.parts[part][1].go_backwards else ~seen_before
         if before.any():
             out = np.array(cols, dtype=np.float32) if out is None else out
             block = out[:, :, k * u : (k + 1) * u]
@@ -94,7 +88,7 @@ def assemble(
     ``plan``: layer name -> (target, its distinct states in order), the
     layers in order of first appearance in ``targets``.
     """
-    lengths: np.ndarray | None = None
+    valid: np.ndarray | None = None
     masked: dict[str, bool] = {}
     steps: dict[str, int] = {}
     for name in plan:
@@ -102,13 +96,13 @@ def assemble(
         steps[name] = int(raw.cols.shape[1])
         masked[name] = raw.mask is not None
         if raw.mask is not None:
-            ln = check_mask(raw.mask, name)
-            if lengths is not None and not np.array_equal(ln, lengths):
+            m = check_mask(raw.mask, name)
+            if valid is not None and not np.array_equal(m, valid):
                 raise RnndynError(
                     f"layer={name!r} sees another Keras mask than the other layers captured with "
                     "it; capture these layers in separate calls."
                 )
-            lengths = ln
+            valid = m
     if len(set(steps.values())) > 1:
         raise RnndynError(
             f"layer: the layers asked for run over different numbers of steps {steps}; capture "
@@ -121,14 +115,19 @@ def assemble(
         )
     if batch.lengths is not None:
         given = np.asarray(batch.lengths, dtype=np.int64)
-        if lengths is not None and not np.array_equal(given, lengths):
-            i = int(np.flatnonzero(given != lengths)[0])
-            raise RnndynError(
-                f"lengths: sequence {i} of this batch has length {int(given[i])}, but the model's "
-                f"Keras mask gives it {int(lengths[i])} real steps. Pass lengths=None to take the "
-                "lengths from the mask, or fix the lengths (or the padding) so they agree."
-            )
-        lengths = given
+        T = next(iter(steps.values()))
+        if valid is not None:
+            right = np.arange(T)[None, :] < given[:, None]
+            bad = np.flatnonzero(np.any(right != valid, axis=1)) if given.shape == valid.shape[:1] else [0]
+            if len(bad):
+                i = int(bad[0])
+                raise RnndynError(
+                    f"lengths: sequence {i} of this batch has length {int(given[i])}, but the model's "
+                    f"Keras mask marks steps {np.flatnonzero(valid[i]).tolist()} as real. Pass "
+                    "lengths=None to take the real steps from the mask (padding anywhere), or fix "
+                    "the lengths (or the padding) so they agree."
+                )
+        valid = np.arange(T)[None, :] < check_lengths(given, len(given), T)[:, None]
     cols: dict[str, np.ndarray] = {}
     for name, (target, states) in plan.items():
         c = hold_initial(raws[name].cols, target, states, raws[name])
@@ -158,6 +157,7 @@ def assemble(
     )
     check_states_finite(result, units, "")
     # checked just above, with a message that blames the model rather than the adapter
-    return Trajectories(
-        result, lengths=lengths, units=units, masked=any(masked.values()), _check_finite=False
-    )
+    if valid is None:
+        valid = np.ones(result.shape[:2], dtype=bool)
+    steps_ = Steps(valid, masked=any(masked.values()))
+    return Trajectories(result, units=units, steps=steps_, _check_finite=False)

@@ -24,10 +24,9 @@ On CPU the work runs over chunks of sequences (pre-activations of at most
 ``CHUNK_BYTES``), reusing one workspace and writing every activation straight
 into its destination, so the memory it needs stays bounded for any batch
 size. Chunks are large on purpose: every tensor operation is a
-synchronisation point of the CPU thread pool, which costs far more than cache
-misses on a busy machine (measured on a shared 2-core machine: 4 MB chunks
-took about twice as long as 64 MB ones with two threads, and were no faster
-with one). On GPU a chunk is the whole batch.
+synchronisation point of the CPU thread pool, which costs more than cache
+misses (docs/performance.md has the measurements). On GPU a chunk is the
+whole batch.
 """
 
 from __future__ import annotations

@@ -165,6 +165,7 @@ class FusedCall:
     lengths: Tensor | None  # real steps per sequence when packed
     n_batch: int
     n_steps: int
+    width: int | None = None  # steps it takes when joined with other calls (packed: padded width)
 
 
 def fused_call(module: nn.RNNBase, record: tuple, name: str) -> FusedCall:

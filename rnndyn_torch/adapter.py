@@ -13,11 +13,13 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnndyn._inputs import describe_input, leaves
-from rnndyn._validation import check_states_finite, one_line
+from rnndyn._validation import check_lengths, check_states_finite, one_line
 from rnndyn.adapter import Args, Batch, LayerInfo, Split, call_model, check_targets
 from rnndyn.errors import RnndynError
+from rnndyn.steps import Steps
 from rnndyn.trajectories import Trajectories
 
+from ._inner import has_own_forward, inner_calls, join_calls, record_inner, refuse_hidden_padding
 from ._layers import discover, unwrap
 from ._memory import Pool, new_states
 from ._record import CellCalls, FusedCall, Plan, cell_calls, fused_call, make_hook, run_cells, run_fused
@@ -239,13 +241,19 @@ class TorchAdapter:
         flags = [(m, m.training) for m in model.modules()]
         handles = []
         owned = [(j, mp.module, mp.wants) for j, mp in enumerate(plan.modules) if mp.own]
+        own = [j for j, mp in enumerate(plan.modules) if has_own_forward(mp.module)]  # before own_forwards
         try:
             model.eval()
             for mp, store in zip(plan.modules, stores, strict=True):
                 handles.append(mp.module.register_forward_hook(make_hook(store), with_kwargs=True))
             for name, emb in self._embeddings:
                 handles.append(emb.register_forward_pre_hook(_id_check(name, emb, batch.index)))
-            with torch.no_grad(), own_forwards(owned, plan.n_units, pool) as owns, self._rng.active():
+            with (
+                torch.no_grad(),
+                own_forwards(owned, plan.n_units, pool) as owns,
+                self._rng.active(),
+                record_inner([plan.modules[j].module for j in own], [stores[j] for j in own]) as recorded,
+            ):
                 try:
                     call_model(model, batch, lambda data: _to_device(data, dev, dtype))
                 except RnndynError:
@@ -262,7 +270,8 @@ class TorchAdapter:
                         "the features, dtype and value range the model was trained on."
                     ) from exc
             with torch.no_grad():
-                states, lengths, masked = self._states(batch, plan, stores, owns, pool)
+                inner = dict(zip(own, recorded, strict=True))
+                states, valid, masked = self._states(batch, plan, stores, owns, pool, inner)
         finally:
             for handle in handles:
                 handle.remove()
@@ -275,7 +284,8 @@ class TorchAdapter:
         else:
             states = states.to(out_device)
         # states checked finite just above, with a message that blames the model
-        return Trajectories(states, lengths=lengths, units=plan.units, masked=masked, _check_finite=False)
+        steps = Steps(valid, masked=masked)
+        return Trajectories(states, units=plan.units, steps=steps, _check_finite=False)
 
     def _expects(self) -> str:
         """What the model's first recurrent layer takes, for error messages."""
@@ -289,11 +299,17 @@ class TorchAdapter:
         return ""
 
     def _states(
-        self, batch: Batch, plan: Plan, stores: list[list], owns: dict[int, Recurrence], pool: Pool
+        self,
+        batch: Batch,
+        plan: Plan,
+        stores: list[list],
+        owns: dict[int, Recurrence],
+        pool: Pool,
+        inner: dict[int, list],
     ) -> tuple[Tensor, np.ndarray, bool]:
         """Normalise the recorded calls, check they agree, compute the states."""
         calls: list[list[FusedCall] | CellCalls] = []
-        for mp, store in zip(plan.modules, stores, strict=True):
+        for j, (mp, store) in enumerate(zip(plan.modules, stores, strict=True)):
             name = _first_name(mp)
             if not store:
                 raise RnndynError(
@@ -303,19 +319,16 @@ class TorchAdapter:
             if mp.cell:
                 calls.append(cell_calls(mp.module, mp.kind, store, name))
                 continue
-            fc = [fused_call(mp.module, rec, name) for rec in store]
-            _refuse_hidden_padding(mp.module, fc, name)
-            if len(fc) > 1 and any(c.lengths is not None for c in fc):
-                raise RnndynError(
-                    f"layer {name!r} was called {len(fc)} times in one forward pass with a "
-                    "PackedSequence; steps of several calls can only be joined for tensor "
-                    "inputs. Capture each call's sequences separately."
-                )
+            if inner.get(j):  # what a forward of its own handed to the base class
+                fc = inner_calls(mp.module, inner[j], store, name)
+            else:
+                fc = [fused_call(mp.module, rec, name) for rec in store]
+                refuse_hidden_padding(mp.module, fc, name)
             calls.append(fc)
-        B, T, lengths, masked = self._shape(batch, plan, calls)
+        B, T, valid, masked = self._shape(batch, plan, calls)
         shortcut = _shortcut(plan, calls, T)
         if shortcut is not None:
-            return shortcut, lengths, masked
+            return shortcut, valid, masked
         # modules whose every call ran rnndyn's recurrence wrote their states already
         done = {j: r.parts for j, r in owns.items() if not r.declined and len(r.parts) == len(stores[j])}
         parts = [p for ps in done.values() for p in ps]
@@ -337,17 +350,18 @@ class TorchAdapter:
                 continue
             t0 = 0
             for call in c:
-                run_fused(mp, call, T, out, t0)
-                t0 += call.n_steps
-        return out, lengths, masked
+                width = call.width if call.width is not None else call.n_steps
+                run_fused(mp, call, width, out, t0)
+                t0 += width
+        return out, valid, masked
 
     def _shape(self, batch: Batch, plan: Plan, calls: list) -> tuple[int, int, np.ndarray, bool]:
-        """Batch size, steps, lengths and masking, the same for every target."""
-        seen: list[tuple[str, int, int, Any]] = []
+        """Batch size, steps, real steps ``(B, T)`` and masking, the same for every target."""
+        seen: list[tuple[str, int, int, np.ndarray, bool]] = []
         for mp, c in zip(plan.modules, calls, strict=True):
             name = _first_name(mp)
             if isinstance(c, CellCalls):
-                seen.append((name, c.n_batch, c.n_steps, None))
+                seen.append((name, c.n_batch, c.n_steps, np.ones((c.n_batch, c.n_steps), bool), False))
                 continue
             Bs = {call.n_batch for call in c}
             if len(Bs) > 1:
@@ -355,39 +369,35 @@ class TorchAdapter:
                     f"layer {name!r} was called with batch sizes {sorted(Bs)} in one forward "
                     "pass; its calls must carry the same sequences to be joined along steps."
                 )
-            lengths = c[0].lengths
-            if lengths is not None:
-                T = max(int(lengths.max()), batch.n_steps or 0)
-            else:
-                T = sum(call.n_steps for call in c)
-            seen.append((name, c[0].n_batch, T, lengths))
-        name0, B, T, lengths = seen[0]
-        masked = lengths is not None
-        for name, b, t, ln in seen[1:]:
-            if (b, t) != (B, T) or (ln is None) != (lengths is None):
+            T, valid, masked = join_calls(c, name, mp.directions, batch.n_steps)
+            seen.append((name, c[0].n_batch, T, valid, masked))
+        name0, B, T, valid, masked = seen[0]
+        for name, b, t, v, m in seen[1:]:
+            if (b, t) != (B, T) or m != masked:
                 raise RnndynError(
                     f"layers {name0!r} and {name!r} cannot be captured together: they ran "
                     f"{B} x {T} and {b} x {t} (sequences x steps), masked={masked} and "
-                    f"masked={ln is not None}. Capture them in separate calls."
+                    f"masked={m}. Capture them in separate calls."
                 )
-            if ln is not None and not torch.equal(ln, lengths):
+            if not np.array_equal(v, valid):
                 raise RnndynError(
                     f"layers {name0!r} and {name!r} read PackedSequences of different lengths "
                     "in one forward pass; capture them in separate calls."
                 )
-        if lengths is not None:
-            got = lengths.numpy()
+        if masked:
             if batch.lengths is not None:
                 given = np.asarray(batch.lengths)
-                if given.shape != got.shape or not np.array_equal(given, got):
-                    i = _first_difference(given, got)
+                got = valid.sum(axis=1)
+                right = np.array_equal(valid, np.arange(T)[None, :] < got[:, None])
+                if not right or given.shape != got.shape or not np.array_equal(given, got):
+                    i = _first_difference(given, got) if right else "the padding is not only at the end"
                     raise RnndynError(
                         f"lengths disagree with the PackedSequence in batch {batch.index}: "
                         f"{i}; the model skipped the padding of the packed batch, so its "
                         "lengths are the real ones. Drop `lengths=` (they are read from the "
                         "PackedSequence) or fix them."
                     )
-            return B, T, got.astype(np.int64), True
+            return B, T, valid, True
         if batch.lengths is not None:
             given = np.asarray(batch.lengths, dtype=np.int64)
             if given.shape != (B,):
@@ -395,8 +405,9 @@ class TorchAdapter:
                     f"lengths for batch {batch.index} must have one entry per sequence ({B}); "
                     f"got shape {given.shape}."
                 )
-            return B, T, given, False
-        return B, T, np.full(B, T, dtype=np.int64), False
+            given = check_lengths(given, B, T)
+            return B, T, np.arange(T)[None, :] < given[:, None], False
+        return B, T, np.ones((B, T), dtype=bool), False
 
 
 class _TorchStream:
@@ -516,41 +527,6 @@ def _id_check(name: str, emb: nn.Embedding, index: int) -> Any:
             )
 
     return hook
-
-
-_OWN_FORWARDS = (nn.LSTM.forward, nn.GRU.forward, nn.RNN.forward)
-
-
-def _refuse_hidden_padding(module: nn.Module, calls: list[FusedCall], name: str) -> None:
-    """Refuse a subclass whose own ``forward`` packs and pads internally (its tensor output is
-    exactly zero after some step of some sequences, not all): rnndyn would take the padding for
-    real steps, and joined calls would put it in the middle of the trajectory."""
-    if type(module).forward in _OWN_FORWARDS and "forward" not in vars(module):
-        return
-    for j, call in enumerate(calls):
-        if call.lengths is not None or not isinstance(call.out, Tensor) or call.out.dim() != 3:
-            continue
-        h = call.out if module.batch_first else call.out.transpose(0, 1)
-        zero = (h == 0).all(dim=2)  # (B, T): every unit exactly zero
-        tail = zero.flip(1).int().cumprod(dim=1).sum(dim=1)  # trailing all-zero steps per sequence
-        if not bool((tail > 0).any()) or bool((tail > 0).all()):
-            continue
-        i = int(torch.nonzero(tail > 0)[0, 0])
-        real = int(h.shape[1] - tail[i])
-        where = (
-            f"joining its {len(calls)} calls along steps would put that padding in the middle of the "
-            "trajectory (call " + str(j) + ")"
-            if len(calls) > 1
-            else "rnndyn would report that padding as real steps"
-        )
-        raise RnndynError(
-            f"layer {name!r} ({type(module).__name__}, a subclass with a forward of its own) pads "
-            f"its output inside that forward: sequence {i} of the batch is exactly zero after step "
-            f"{real - 1} of {int(h.shape[1])}, as pad_packed_sequence leaves it, and {where}. Padding "
-            "that a layer hides inside its own forward is not supported yet. Capture a model that "
-            "hands the plain nn.LSTM/GRU/RNN a PackedSequence itself (rnndyn then reads the lengths), "
-            "or capture each call's sequences separately, unpadded."
-        )
 
 
 def _first_name(mp: Any) -> str:

@@ -176,17 +176,35 @@ def _reference(sub, x, mask, backwards):
     return fn(sub, x, mask=mask, go_backwards=backwards)
 
 
-@pytest.mark.parametrize("masked", [False, True])
+def _padded_anywhere(x: np.ndarray, where: str) -> np.ndarray:
+    """The same tokens with their padding moved to the start ("left") or the middle."""
+    out = np.zeros_like(x)
+    for i, row in enumerate(x):
+        real = row[row != 0]
+        gap = x.shape[1] - real.size
+        if where == "left":
+            out[i, gap:] = real
+        else:  # middle: half the real tokens, the padding, the rest
+            k = real.size // 2
+            out[i, :k], out[i, k + gap :] = real[:k], real[k:]
+    return out
+
+
+@pytest.mark.parametrize("masked", [False, True, "left", "middle"])
 def test_bidirectional_each_direction_before_the_merge(masked):
-    model, inp, emb = build_bidirectional(masked)
+    model, inp, emb = build_bidirectional(bool(masked))
     x = int_data(seed=3)
+    if isinstance(masked, str):  # Keras pads on the left by default (pad_sequences(padding="pre"))
+        x = _padded_anywhere(x, masked)
     mask = x != 0 if masked else None
     names = [f"bi_{k}" for k in MERGES] + ["bi_last"]
     infos = {i.name: i for i in KerasAdapter(model).layers()}
     assert all(infos[n].directions == ("forward", "backward") for n in names)
     targets = [(n, s) for n in names for s in infos[n].states]
     traj = run(model, x, targets)
-    assert traj.masked is masked
+    assert traj.masked is bool(masked)
+    if masked:  # the real steps are the mask's, wherever the padding is
+        np.testing.assert_array_equal(traj.steps.valid, x != 0)
     e, *outputs = predict(inp, [emb, *(model.get_layer(n).output for n in names)], x)
     outputs = dict(zip(names, outputs, strict=True))
     for n in names:
@@ -212,7 +230,7 @@ def test_bidirectional_each_direction_before_the_merge(masked):
             assert_close(bw * keep, got[1], f"{n} backward output")
         else:
             assert_close(merged[bi.merge_mode](fw, bw) * keep, got, f"{n} merged output")
-    if masked:  # backward padding: the initial (zero) state, never touched
+    if masked is True:  # backward right padding: the initial (zero) state, never touched
         pad = ~(x != 0)
         assert np.all(grab(traj, "bi_concat", "h", "backward")[pad] == 0)
 
@@ -395,11 +413,11 @@ def test_bad_targets_inputs_lengths_and_masks():
         adapter.capture([Batch(x, None, 0)], [("gru", "c")])
     with pytest.raises(RnndynError, match=r"expects input shape \(None, 7\).*\(5, 9\)"):
         next(adapter.capture([Batch(np.ones((5, 9), "int32"), None, 0)], [("lstm", "h")]))
-    with pytest.raises(RnndynError, match=r"lengths: sequence 0 .* length 3, but .* mask gives it 7"):
+    with pytest.raises(RnndynError, match=r"lengths: sequence 0 .* length 3, but .* mask marks steps"):
         next(adapter.capture([Batch(x, np.full(5, 3), 0)], [("lstm", "h")]))
     left = np.where(np.arange(T) < 2, 0, 5)[None].repeat(2, 0).astype("int32")
-    with pytest.raises(RnndynError, match="right-padding"):
-        next(adapter.capture([Batch(left, None, 0)], [("lstm", "h")]))
+    with pytest.raises(RnndynError, match=r"length 7, but .* mask marks steps \[2, 3, 4, 5, 6\] as real"):
+        next(adapter.capture([Batch(left, np.full(2, T), 0)], [("lstm", "h")]))
 
 
 def test_layers_that_cannot_share_one_trajectories():

@@ -38,17 +38,20 @@ def build_initial_states(explicit_mask):
     return keras.Model([tokens, seed], [bi, gru]), [tokens, seed], emb, inits, g0
 
 
-@pytest.mark.parametrize("explicit_mask", [True, False])
-def test_initial_states_with_and_without_a_mask(explicit_mask):
+@pytest.mark.parametrize(("explicit_mask", "left"), [(True, False), (False, False), (True, True)])
+def test_initial_states_with_and_without_a_mask(explicit_mask, left):
     model, inputs, emb, inits, g0 = build_initial_states(explicit_mask)
     x = int_data(n=6, seed=13)
     x[3] = 0  # an empty sequence: every step masked, in both directions
+    if left:  # left padding: the forward direction holds its initial state before the first token
+        x = np.stack([np.concatenate([r[r == 0], r[r != 0]]) for r in x])
     data = [x, np.random.default_rng(13).normal(size=(6, 3)).astype("float32")]
     mask = x != 0 if explicit_mask else None
     targets = [("bi", s) for s in ("h", "c", "i", "f", "g", "o")] + [("gru", s) for s in ("h", "r", "z", "n")]
     traj = run(model, data, targets)
     assert traj.masked is explicit_mask
     np.testing.assert_array_equal(traj.lengths, mask.sum(1) if explicit_mask else T)
+    np.testing.assert_array_equal(traj.steps.valid, mask if explicit_mask else np.ones((6, T), bool))
     e, h0f, c0f, h0b, c0b, gh0, (bi_out, gru_out) = predict(inputs, [emb, *inits, g0, model.outputs], data)
     bi = model.get_layer("bi")
     for direction, sub, h0, c0 in (
@@ -67,7 +70,12 @@ def test_initial_states_with_and_without_a_mask(explicit_mask):
     assert_close(np.concatenate([fw, bw], -1) * real, bi_out * real, "bi output")
     # a go_backwards layer returns its steps in processing order
     assert_close(grab(traj, "gru", "h", "backward") * real, gru_out[:, ::-1] * real, "gru output")
-    if explicit_mask:  # backward padding, and the empty sequence, sit at the initial state
+    if explicit_mask and left:  # forward left padding holds the initial state (the reference says so too)
+        pad = ~(x != 0)
+        assert_close(
+            grab(traj, "bi", "c", "forward")[pad], np.broadcast_to(c0f[:, None], (6, T, 4))[pad], "c0"
+        )
+    if explicit_mask and not left:  # backward padding, and the empty sequence, sit at the initial state
         pad = ~(x != 0)
         assert_close(
             grab(traj, "bi", "c", "backward")[pad], np.broadcast_to(c0b[:, None], (6, T, 4))[pad], "c0"

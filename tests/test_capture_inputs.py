@@ -353,12 +353,72 @@ class Forecaster(nn.Module):
         return self.rnn(torch.zeros(x.shape[0], 3, 4), hx=state)[0]
 
 
-def test_padding_hidden_in_the_middle_of_a_trajectory_is_refused():
+def _step_by_step(rnn: nn.LSTM, xs: torch.Tensor, state=None):
+    """(h, c) after each step of one sequence, from the module's own forward one step at a time."""
+    hs, cs = [], []
+    for t in range(xs.shape[0]):
+        _, state = nn.LSTM.forward(rnn, xs[None, t : t + 1], state)
+        hs.append(state[0][0, 0])
+        cs.append(state[1][0, 0])
+    return torch.stack(hs), torch.stack(cs), state
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_padding_hidden_in_the_middle_of_a_trajectory_is_marked(batch_size):
+    """Packed encoder call + decoder calls: padding in the middle, real steps joined in processing order."""
     torch.manual_seed(10)
     x = torch.randn(3, 6, 4)
     lengths = torch.tensor([6, 2, 4])
-    with pytest.raises(RnndynError, match="pads its output inside that forward.*middle.*not supported yet"):
-        rnndyn.capture(Forecaster(), rnndyn.Args(x, lengths), progress=False)
+    model = Forecaster()
+    traj = rnndyn.capture(
+        model, rnndyn.Args(x, lengths), state=["h", "c"], batch_size=batch_size, progress=False
+    )
+    T = 6 + 3
+    assert traj.shape == (3, T, 2 * H) and traj.masked is True
+    valid = np.ones((3, T), dtype=bool)
+    valid[:, :6] = np.arange(6)[None] < lengths.numpy()[:, None]
+    np.testing.assert_array_equal(traj.steps.valid, valid)
+    proc = traj.processing_order()
+    with torch.no_grad():
+        for i, L in enumerate(lengths.tolist()):
+            h_enc, c_enc, state = _step_by_step(model.rnn, x[i, :L])
+            h_dec, c_dec, _ = _step_by_step(model.rnn, torch.zeros(3, 4), state)
+            want = torch.cat([torch.cat([h_enc, h_dec]), torch.cat([c_enc, c_dec])], dim=1).numpy()
+            np.testing.assert_allclose(traj.states[i][valid[i]], want, atol=ATOL)
+            np.testing.assert_allclose(proc.states[i, : L + 3], want, atol=ATOL)
+    # the step into the decoder is a real step in processing order; in input order the gap is padding
+    assert (
+        proc.delta_mask("input")[1, : 2 + 3 - 1].all() and not proc.delta_mask("input")[1, 2 + 3 - 1 :].any()
+    )
+    assert not traj.delta_mask("input")[1, 1:6].any() and traj.delta_mask("input")[1, 6:].all()
+
+
+class HiddenPadding(nn.LSTM):
+    """Runs the fused kernel itself (never nn.LSTM.forward) and zeroes the padding of its output."""
+
+    def forward(self, x, lengths=None, hx=None):  # type: ignore[override]
+        zeros = x.new_zeros(1, x.shape[0], self.hidden_size)
+        args = (self._flat_weights, self.bias, self.num_layers, 0.0, False, False, True)
+        out, *state = torch._VF.lstm(x, (zeros, zeros), *args)
+        if lengths is not None:
+            out = out * (torch.arange(x.shape[1])[None, :, None] < lengths[:, None, None])
+        return out, state
+
+
+class HiddenPaddingModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = HiddenPadding(4, H, batch_first=True)
+
+    def forward(self, x, lengths):
+        return self.rnn(x, lengths)[0]
+
+
+def test_padding_a_forward_hides_from_rnndyn_is_refused():
+    torch.manual_seed(11)
+    x = torch.randn(3, 6, 4)
+    with pytest.raises(RnndynError, match="pads its output inside that forward.*cannot tell that padding"):
+        rnndyn.capture(HiddenPaddingModel(), rnndyn.Args(x, torch.tensor([6, 2, 4])), progress=False)
 
 
 class StackedTimeMajor(nn.Module):

@@ -149,8 +149,9 @@ def check_batch_axis(batch_axis: Any) -> tuple[dict[int | str, int | None], int,
 
     Examples
     --------
-    >>> check_batch_axis({"hidden": 1, 0: None})
-    ({'hidden': 1, 0: None}, 0, {0, 'hidden'})
+    >>> axes, default, named = check_batch_axis({"hidden": 1, 0: None})
+    >>> axes, default, sorted(named, key=str)
+    ({'hidden': 1, 0: None}, 0, [0, 'hidden'])
     """
     todo = (
         "Pass batch_axis=None (axis 0, or what the model provably takes), an int (the axis of the "
