@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Backend", "NumpyBackend", "TorchBackend", "DaskBackend", "get_backend"]
+__all__ = ["Backend", "NumpyBackend", "TorchBackend", "DaskBackend", "get_backend", "is_torch", "is_dask"]
 
 #: float64 elements per block (b * n_units * n_steps) on numpy: 8 MB, one block per thread.
 NUMPY_BLOCK_ELEMENTS = 2**20
@@ -313,3 +313,13 @@ def get_backend(x: Any, fft_workers: int = -1) -> Backend:
         candidates = (b for b in BACKENDS if b.is_appropriate_type(x))
         cls = _type2backend[type(x)] = next(candidates, Backend)
     return cls(x, fft_workers)
+
+
+def is_torch(x: Any) -> bool:
+    """``x`` is a torch tensor (never imports torch)."""
+    return TorchBackend.is_appropriate_type(x)
+
+
+def is_dask(x: Any) -> bool:
+    """``x`` is a dask array (never imports dask)."""
+    return DaskBackend.is_appropriate_type(x)

@@ -14,14 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ._backends import is_torch
 from ._validation import array_namespace, describe, to_numpy
 from .errors import RnndynError
 
 __all__ = ["CellBase", "check_weight", "is_torch", "sigmoid", "matvec", "rowsum", "scale_rows", "diag"]
-
-
-def is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
 
 
 def check_weight(w: Any, name: str, shape: tuple[int | None, ...], like: Any = None) -> Any:

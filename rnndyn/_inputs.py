@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backends import is_dask
 from ._validation import first_nonfinite
 from .adapter import Args
 from .errors import RnndynError
@@ -210,7 +211,7 @@ def check_input_values(
                     f"different lengths. {PAD_HINT}"
                 )
         shape = shape_of(a)
-        if type(a).__module__.split(".")[0] == "dask" and shape is not None and any(s != s for s in shape):
+        if is_dask(a) and shape is not None and any(s != s for s in shape):
             raise RnndynError(
                 f"{where} is a dask array with unknown chunk sizes (shape {shape}); rnndyn "
                 "needs the number of sequences to batch it. Call x.compute_chunk_sizes() "

@@ -59,6 +59,7 @@ class Target:
             states=self.states,
             directions=self.directions,
             n_units=self.n_units,
+            layout="batch-first",  # Keras 3 recurrent layers read (batch, steps, features)
         )
 
 

@@ -464,6 +464,8 @@ def test_end_to_end_through_rnndyn_capture():
         rnndyn.capture(model, x, layer="lstm", lengths=wrong, batch_size=4, progress=False)
     with pytest.raises(rnndyn.PluginError, match="gru"):
         rnndyn.capture(model, x, layer="dense", progress=False)
+    table = rnndyn.layers(model)  # Keras 3 recurrent layers read (batch, steps, features)
+    assert table["layer"].tolist() == ["lstm", "gru"] and set(table["layout"]) == {"batch-first"}
 
 
 # ----------------------------------------------------------------- I: plugin

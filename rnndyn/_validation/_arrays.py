@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backends import is_dask, is_torch
 from ..errors import RnndynError
 from ._text import describe
 
@@ -44,7 +45,7 @@ def check_array_data(x: Any, name: str = "x") -> None:
             "e.g. model.to('cpu') or model.to('cuda') before capturing, and pass that tensor."
         )
     shape = getattr(x, "shape", None)
-    if type(x).__module__.startswith("dask") and shape is not None:
+    if is_dask(x) and shape is not None:
         if any(isinstance(s, float) and math.isnan(s) for s in shape):
             raise RnndynError(
                 f"{name} is a dask array with unknown chunk sizes (shape {tuple(shape)}), e.g. after "
@@ -58,13 +59,12 @@ def to_numpy(x: Any, name: str = "x") -> np.ndarray:
     if isinstance(x, np.ndarray):
         return x
     check_array_data(x, name)
-    mod = type(x).__module__
-    if mod.startswith("torch"):
+    if is_torch(x):
         x = x.detach()
         if str(x.dtype) == "torch.bfloat16":  # numpy has no bfloat16
             x = x.float()
         return x.cpu().numpy()
-    if mod.startswith("dask"):
+    if is_dask(x):
         return np.asarray(x.compute())
     return np.asarray(x)
 
@@ -164,10 +164,9 @@ def first_nonfinite(x: Any) -> tuple[tuple[int, ...], Any] | None:
     """
     import array_api_compat
 
-    lib = type(x).__module__.split(".")[0]
-    if lib == "dask":
+    if is_dask(x):
         return None
-    if lib == "torch" and hasattr(x, "batch_sizes"):
+    if hasattr(x, "batch_sizes") and is_torch(getattr(x, "data", None)):
         x = x.data  # a PackedSequence: its rows
     try:
         xp = array_api_compat.array_namespace(x)
