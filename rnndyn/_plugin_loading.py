@@ -11,6 +11,8 @@ by :mod:`rnndyn.plugins`.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import warnings
 import weakref
 from importlib import metadata
@@ -21,7 +23,15 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RnndynError
 
-__all__ = ["ENTRY_POINT_GROUP", "DOCS", "make_plugin_manager", "load_plugins"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DOCS",
+    "make_plugin_manager",
+    "load_plugins",
+    "framework_missing",
+    "type_name",
+    "model_hint",
+]
 
 ENTRY_POINT_GROUP = "rnndyn"
 DOCS = "docs/plugins.md in the rnndyn documentation"
@@ -184,3 +194,55 @@ def failed_note(manager: pluggy.PluginManager) -> str:
         return ""
     listed = "; ".join(f"{k!r} ({v})" for k, v in sorted(failed.items()))
     return f" These plugins failed to import and were skipped: {listed}."
+
+
+def framework_missing(plugin: Any) -> str:
+    """What a plugin's framework needs that is not installed ("" when nothing, or not declared).
+
+    A plugin module may declare ``FRAMEWORK = ("torch", "pip install 'rnndyn[torch]'")``: the
+    module its adapter imports, and how to install it. The module is looked up without
+    being imported.
+
+    Examples
+    --------
+    >>> import types
+    >>> framework_missing(types.SimpleNamespace(FRAMEWORK=("no_such_framework", "pip install x")))
+    'needs no_such_framework: pip install x'
+    """
+    declared = getattr(plugin, "FRAMEWORK", None)
+    if not (isinstance(declared, tuple) and len(declared) == 2 and all(isinstance(d, str) for d in declared)):
+        return ""
+    if not declared[0]:
+        return ""
+    module, install = declared
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    return "" if found else f"needs {module}: {install}"
+
+
+def type_name(obj: Any) -> str:
+    """``module.QualName`` of ``obj``'s type, for messages."""
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def model_hint(model: Any) -> str:
+    """What is probably wrong with a ``model`` no adapter claims."""
+    if model is None:
+        return " model is None: pass the trained model object itself."
+    if isinstance(model, type):
+        return (
+            f" model is the class {model.__qualname__}, not a model: create the model "
+            "(and load its weights) first, then pass the instance."
+        )
+    if isinstance(model, str | bytes | os.PathLike):
+        return " model is a path or name: load the model first, e.g. with rnndyn.plugins.load_model(path)."
+    if callable(model) and type(model).__name__ in ("function", "method", "builtin_function_or_method"):
+        return (
+            " model is a plain function: rnndyn needs the model object (e.g. a "
+            "torch.nn.Module or a keras.Model) to find its recurrent layers, not a function "
+            "that calls it."
+        )
+    return ""

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -29,10 +30,13 @@ from ._plugin_loading import (
     DOCS,
     ENTRY_POINT_GROUP,
     failed_note,
+    framework_missing,
     hook_plugins,
     load_plugins,
     make_plugin_manager,
+    model_hint,
     plugin_rows,
+    type_name,
 )
 from .errors import PluginError, RnndynError
 
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from .trajectories import Trajectories
 
 __all__ = [
+    "use_plugin_manager",
     "ENTRY_POINT_GROUP",
     "pm",
     "make_plugin_manager",
@@ -66,6 +71,24 @@ INSTALL_HINT = (
 pm = make_plugin_manager()
 _loaded = False
 _lock = threading.RLock()
+
+
+@contextmanager
+def use_plugin_manager(manager: pluggy.PluginManager) -> Iterator[pluggy.PluginManager]:
+    """Make ``manager`` the process-wide manager (as loaded) inside the ``with`` block; for tests.
+
+    :mod:`rnndyn.testing` builds on it (``isolated_plugins``).
+    """
+    global pm, _loaded
+    if not isinstance(manager, pluggy.PluginManager):
+        raise RnndynError(f"manager must be a pluggy.PluginManager; got {type(manager).__name__}.")
+    with _lock:
+        saved, (pm, _loaded) = (pm, _loaded), (manager, True)
+    try:
+        yield manager
+    finally:
+        with _lock:
+            pm, _loaded = saved
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -114,31 +137,6 @@ def _failed_note() -> str:
     return failed_note(get_plugin_manager())
 
 
-def _type_name(obj: Any) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _model_hint(model: Any) -> str:
-    """What is probably wrong with a ``model`` no adapter claims."""
-    if model is None:
-        return " model is None: pass the trained model object itself."
-    if isinstance(model, type):
-        return (
-            f" model is the class {model.__qualname__}, not a model: create the model "
-            "(and load its weights) first, then pass the instance."
-        )
-    if isinstance(model, str | bytes | os.PathLike):
-        return " model is a path or name: load the model first, e.g. with rnndyn.plugins.load_model(path)."
-    if callable(model) and type(model).__name__ in ("function", "method", "builtin_function_or_method"):
-        return (
-            " model is a plain function: rnndyn needs the model object (e.g. a "
-            "torch.nn.Module or a keras.Model) to find its recurrent layers, not a function "
-            "that calls it."
-        )
-    return ""
-
-
 def find_adapter(model: Any) -> Adapter:
     """The adapter that the first claiming plugin returns for ``model``.
 
@@ -158,17 +156,21 @@ def find_adapter(model: Any) -> Adapter:
     manager = get_plugin_manager()
     adapter = manager.hook.rnndyn_claim_model(model=model)
     if adapter is None:
-        installed = _hook_plugins("rnndyn_claim_model")
-        listed = ", ".join(installed) if installed else "none"
+        ready, idle = [], []
+        for name in _hook_plugins("rnndyn_claim_model"):
+            needs = framework_missing(manager.get_plugin(name))
+            (idle if needs else ready).append(f"{name} ({needs})" if needs else name)
+        listed = ", ".join(ready) if ready else "none"
+        unusable = f" Adapters whose framework is not installed: {'; '.join(idle)}." if idle else ""
         raise PluginError(
-            f"No installed rnndyn adapter claims a model of type {_type_name(model)}.{_model_hint(model)} "
-            f"Installed adapter plugins: {listed}.{_failed_note()} {INSTALL_HINT}"
+            f"No installed rnndyn adapter claims a model of type {type_name(model)}.{model_hint(model)} "
+            f"Installed adapter plugins: {listed}.{unusable}{_failed_note()} {INSTALL_HINT}"
         )
     missing = [m for m in ("layers", "capture") if not callable(getattr(adapter, m, None))]
     if missing:
         raise PluginError(
-            f"The adapter returned for a model of type {_type_name(model)} is a "
-            f"{_type_name(adapter)} without the method(s) {missing} of the Adapter protocol; "
+            f"The adapter returned for a model of type {type_name(model)} is a "
+            f"{type_name(adapter)} without the method(s) {missing} of the Adapter protocol; "
             f"this is a bug in that plugin (the protocol is described in {DOCS})."
         )
     return adapter
@@ -350,7 +352,7 @@ def step_map(model: Any, layer: str | None = None) -> dict[str, Cell]:
         installed = sorted(str(p["name"]) for p in list_plugins())
         raise PluginError(
             f"No installed rnndyn plugin gives the step map of layer {name!r} ({info.type}) of a "
-            f"model of type {_type_name(model)}, so its dynamics cannot be analysed. Plugins that "
+            f"model of type {type_name(model)}, so its dynamics cannot be analysed. Plugins that "
             f"implement the hook rnndyn_step_map: {', '.join(givers) if givers else 'none'}; "
             f"installed plugins: {', '.join(installed) if installed else 'none'}.{_failed_note()} "
             "To add it, implement the hook rnndyn_step_map(model, layer) in a plugin, returning "

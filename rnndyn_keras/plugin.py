@@ -69,6 +69,8 @@ def import_keras() -> Any:
 
 #: names the ``framework=`` argument of :func:`rnndyn_load_model` accepts
 FRAMEWORK_NAMES = ("keras", "tensorflow", "tf")
+#: the module the adapter needs, and how to install it (named in "no adapter claims" errors)
+FRAMEWORK = ("keras", "pip install 'rnndyn[tensorflow-cpu]' (or another Keras backend extra)")
 
 
 @hookimpl(tryfirst=True)

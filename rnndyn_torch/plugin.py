@@ -14,7 +14,10 @@ from rnndyn.hookspecs import hookimpl
 if TYPE_CHECKING:
     from .adapter import TorchAdapter
 
-__all__ = ["rnndyn_claim_model", "rnndyn_load_model", "rnndyn_step_map"]
+__all__ = ["rnndyn_claim_model", "rnndyn_load_model", "rnndyn_step_map", "FRAMEWORK"]
+
+#: the module the adapter needs, and how to install it (named in "no adapter claims" errors)
+FRAMEWORK = ("torch", "pip install 'rnndyn[torch]'")
 
 
 @hookimpl

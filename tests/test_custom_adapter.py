@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rnndyn import PluginError, capture, plugins
+from rnndyn.testing import check_adapter, plugin_manager
 
 INSTALL = (
     "The example plugin is not installed; install it as the README's test command does: "
@@ -19,13 +20,8 @@ INSTALL = (
 )
 
 
-@pytest.fixture
-def manager(monkeypatch):
-    """A fresh manager that loads the installed entry points on first use."""
-    pm = plugins.make_plugin_manager()
-    monkeypatch.setattr(plugins, "pm", pm)
-    monkeypatch.setattr(plugins, "_loaded", False)
-    return pm
+#: a fresh manager holding the installed entry points (as a new process finds them)
+manager = plugin_manager(entry_points=True)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +64,13 @@ def test_capture_through_the_entry_point_equals_a_loop(entry_point, manager, mod
     np.testing.assert_allclose(traj.states, loop_reference(model, x), rtol=1e-12, atol=1e-14)
     assert traj.units["layer"].unique().tolist() == ["elman"]
     assert traj.units["index"].tolist() == [0, 1, 2, 3]
+
+
+def test_it_passes_the_adapter_contract(entry_point, manager, model):
+    x = np.random.default_rng(6).normal(size=(7, 5, 3))
+    check_adapter(
+        model, x, reference=lambda m, x: {("elman", "h"): loop_reference(m, x)}, lengths=[5, 1, 3, 5, 2, 4, 1]
+    )
 
 
 def test_list_plugins_shows_it(entry_point, manager):

@@ -10,6 +10,7 @@ import matplotlib
 import pytest
 
 import rnndyn
+import rnndyn_flax
 import rnndyn_keras
 import rnndyn_torch
 
@@ -18,9 +19,10 @@ matplotlib.use("Agg")
 MODULES = sorted(
     ["rnndyn"]
     + [m.name for m in pkgutil.walk_packages(rnndyn.__path__, "rnndyn.")]
-    + ["rnndyn_torch", "rnndyn_keras"]
+    + ["rnndyn_torch", "rnndyn_keras", "rnndyn_flax"]
     + [m.name for m in pkgutil.walk_packages(rnndyn_torch.__path__, "rnndyn_torch.")]
     + [m.name for m in pkgutil.walk_packages(rnndyn_keras.__path__, "rnndyn_keras.")]
+    + [m.name for m in pkgutil.walk_packages(rnndyn_flax.__path__, "rnndyn_flax.")]
 )
 
 

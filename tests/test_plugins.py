@@ -417,14 +417,20 @@ def _rnndyn_entry_points():
 
 def test_the_installed_entry_points_of_rnndyn():
     eps = {ep.name: ep.value for ep in _rnndyn_entry_points()}
-    assert eps == {"torch": "rnndyn_torch.plugin", "keras": "rnndyn_keras.plugin"}
+    assert eps == {
+        "torch": "rnndyn_torch.plugin",
+        "keras": "rnndyn_keras.plugin",
+        "flax": "rnndyn_flax.plugin",
+    }
     for name, value in eps.items():
         module = metadata.EntryPoint(name=name, value=value, group="rnndyn").load()
         manager = plugins.make_plugin_manager()
         manager.register(module, name=name)
         manager.check_pending()
         hooks = {c.name for c in manager.get_hookcallers(module)}
-        assert {"rnndyn_claim_model", "rnndyn_load_model"} <= hooks, name
+        assert "rnndyn_claim_model" in hooks, name
+        # loading saved models is optional: Flax has no one file format to load from
+        assert ("rnndyn_load_model" in hooks) == (name != "flax"), name
 
 
 HYGIENE = """

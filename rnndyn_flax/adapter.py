@@ -1,0 +1,210 @@
+"""The rnndyn adapter for JAX/Flax NNX models (``nnx.RNN`` and ``nnx.Bidirectional``).
+
+During a capture each target ``nnx.RNN`` object gets, for the duration of
+the batch, a recording subclass of its own class (its ``__call__`` calls the
+original and keeps what went in and out); the states and gates are then
+replayed from those records (:mod:`rnndyn_flax._replay`). The classes, the
+``train``/``eval`` flags and every RNG count are restored in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+import pandas as pd
+from flax import nnx
+
+from rnndyn import PluginError, Steps, Trajectories
+from rnndyn.adapter import Batch, LayerInfo, call_model, check_targets
+
+from ._layers import Entry, discover
+from ._replay import Call, processing_order, replay, resolve
+
+__all__ = ["FlaxAdapter"]
+
+_FLAGS = ("deterministic", "use_running_average")
+_LOCK = threading.Lock()
+_RECORDS: dict[int, list[tuple[Any, Any, dict[str, Any], Any]]] = {}
+_SUBCLASSES: dict[type, type] = {}
+
+
+def _recording(cls: type) -> type:
+    """A subclass of ``cls`` whose ``__call__`` records each call in :data:`_RECORDS`."""
+    if cls not in _SUBCLASSES:
+
+        def __call__(self: Any, inputs: Any, **kwargs: Any) -> Any:
+            out = cls.__call__(self, inputs, **kwargs)
+            _RECORDS[id(self)].append((self, inputs, kwargs, out))
+            return out
+
+        _SUBCLASSES[cls] = type(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
+    return _SUBCLASSES[cls]
+
+
+class FlaxAdapter:
+    """Captures ``h``, ``c`` and the gates of the ``nnx.RNN`` layers of a Flax NNX model.
+
+    Parameters
+    ----------
+    model : flax.nnx.Module
+        Called as the user calls it (``model(x)``, ``model(*Args)``, or ``forward=``).
+
+    Examples
+    --------
+    >>> from flax import nnx
+    >>> rnn = nnx.RNN(nnx.LSTMCell(3, 4, rngs=nnx.Rngs(0)))
+    >>> [(i.name, i.type, i.states, i.layout) for i in FlaxAdapter(rnn).layers()]
+    [('rnn', 'LSTM', ('h', 'c', 'i', 'f', 'g', 'o'), 'batch-first')]
+    """
+
+    framework = "flax"
+    input_forms = frozenset({"args", "forward"})
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def layers(self) -> list[LayerInfo]:
+        """Every ``nnx.RNN``/``nnx.Bidirectional`` of the model (see :mod:`rnndyn_flax._layers`)."""
+        return [e.info for e in discover(self.model).values()]
+
+    def batch_axis(self, key: int | str, value: Any) -> int | None:
+        """The sequences' axis of an argument, known when the model is itself an RNN layer."""
+        if not isinstance(self.model, nnx.RNN | nnx.Bidirectional):
+            return None
+        if key == 0:
+            return 1 if self.model.time_major else 0
+        return 0 if key == "seq_lengths" else None
+
+    def capture(
+        self, batches: Iterable[Batch], targets: Sequence[tuple[str, str]], *, device: Any = None
+    ) -> Iterator[Trajectories]:
+        """Run each batch through the model; yield float32 ``(sequences, steps, units)`` trajectories.
+
+        ``device=None`` gives numpy arrays; a ``jax.Device`` or a platform
+        name (``"cpu"``, ``"gpu"``) gives JAX arrays on that device.
+        """
+        check_targets(targets)
+        targets = [tuple(t) for t in targets]
+        found = discover(self.model)
+        for name, state in targets:
+            if name not in found or state not in found[name].info.states:
+                listing = ", ".join(f"{e.name} ({', '.join(e.info.states)})" for e in found.values())
+                raise PluginError(
+                    f"No layer/state {name}/{state} in this model; it has: {listing or 'none'}."
+                )
+        dev = _device(device)
+        entries = [found[name] for name in dict.fromkeys(n for n, _ in targets)]
+        rnns = {id(rnn): rnn for e in entries for _, rnn in e.rnns}
+        units = _units_table(targets, found)
+        flags = [
+            (m, f, getattr(m, f)) for _, m in nnx.iter_modules(self.model) for f in _FLAGS if hasattr(m, f)
+        ]
+        rng = nnx.clone(nnx.state(self.model, nnx.RngState))
+        classes = {k: type(r) for k, r in rnns.items()}
+        with _LOCK:
+            busy = [k for k in rnns if k in _RECORDS]
+            if busy:
+                raise PluginError("an nnx.RNN of this model is being captured by another thread already.")
+            for k in rnns:
+                _RECORDS[k] = []
+        try:
+            self.model.eval()
+            for k, rnn in rnns.items():
+                rnn.__class__ = _recording(classes[k])
+            for batch in batches:
+                for k in rnns:
+                    _RECORDS[k].clear()
+                call_model(self.model, batch)
+                traj = _assemble(entries, targets, units, batch)
+                if dev is not None:
+                    traj = traj._replace(states=jax.device_put(traj.states, dev))
+                yield traj
+        finally:
+            for k, rnn in rnns.items():
+                rnn.__class__ = classes[k]
+            for module, flag, value in flags:
+                setattr(module, flag, value)
+            nnx.update(self.model, rng)
+            with _LOCK:
+                for k in rnns:
+                    _RECORDS.pop(k, None)
+
+
+def _device(device: Any) -> Any:
+    if device is None or isinstance(device, jax.Device):
+        return device
+    if isinstance(device, str):
+        try:
+            return jax.devices(device)[0]
+        except RuntimeError as exc:
+            raise PluginError(f"device={device!r}: JAX has no such platform ({exc}).") from None
+    raise PluginError(f"device must be None, a jax.Device or a platform name like 'cpu'; got {device!r}.")
+
+
+def _units_table(targets: Sequence[tuple[str, str]], found: dict[str, Entry]) -> pd.DataFrame:
+    parts = []
+    for name, state in targets:
+        info = found[name].info
+        for direction in info.directions:
+            parts.append(
+                pd.DataFrame(
+                    {"layer": name, "state": state, "direction": direction, "index": np.arange(info.n_units)}
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _call_of(entry: Entry, direction: str, rnn: Any) -> tuple[Call, Any]:
+    """The one call of ``rnn`` that ran ``direction`` in this batch."""
+    calls = [resolve(r, x, kw, out) for r, x, kw, out in _RECORDS[id(rnn)]]
+    match = [c for c in calls if c.reverse == (direction == "backward")]
+    if len(match) != 1:
+        raise PluginError(
+            f"layer {entry.name!r} ({direction}) ran {len(match)} times in one batch (of {len(calls)} "
+            "calls of its nnx.RNN); rnndyn captures a layer called once per model call, in the "
+            "direction it was built for (reverse=)."
+        )
+    return match[0], rnn
+
+
+def _assemble(
+    entries: list[Entry], targets: Sequence[tuple[str, str]], units: pd.DataFrame, batch: Batch
+) -> Trajectories:
+    wanted: dict[str, set[str]] = {}
+    for name, state in targets:
+        wanted.setdefault(name, set()).add(state)
+    got: dict[tuple[str, str, str], np.ndarray] = {}
+    lengths: np.ndarray | None = None
+    orders: dict[tuple[str, str], np.ndarray] = {}
+    for entry in entries:
+        for direction, rnn in entry.rnns:
+            call, rnn = _call_of(entry, direction, rnn)
+            if call.seq_lengths is not None:
+                if lengths is not None and not np.array_equal(lengths, call.seq_lengths):
+                    raise PluginError("the captured layers were called with different seq_lengths.")
+                lengths = call.seq_lengths
+                if call.reverse and (call.seq_lengths < call.x.shape[1]).any():
+                    orders[(entry.name, direction)] = processing_order(call)
+            for state, arr in replay(rnn, entry.kind, call, wanted[entry.name]).items():
+                got[(entry.name, state, direction)] = arr
+    states = np.concatenate(
+        [got[(name, state, d)] for name, state in targets for d in _directions(entries, name)], axis=2
+    )
+    n, T = states.shape[:2]
+    given = None if batch.lengths is None else np.asarray(batch.lengths, np.int64)
+    if given is not None and lengths is not None and not np.array_equal(given, lengths):
+        raise PluginError(
+            f"batch {batch.index}: lengths= {given.tolist()[:8]} differ from the model's seq_lengths "
+            f"{lengths.tolist()[:8]}; pass the same, or only one of them."
+        )
+    lengths = lengths if lengths is not None else given
+    valid = np.arange(T)[None, :] < lengths[:, None] if lengths is not None else np.ones((n, T), bool)
+    return Trajectories(states, units=units, steps=Steps(valid, orders=orders))
+
+
+def _directions(entries: list[Entry], name: str) -> list[str]:
+    return next([d for d, _ in e.rnns] for e in entries if e.name == name)
