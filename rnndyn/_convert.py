@@ -198,7 +198,15 @@ def join_units(parts: Sequence[tuple[Steps, Sequence[str]]]) -> Steps:
     if all(p.masked == first.masked for p, _ in parts):
         masked: bool | dict[str, bool] = first.masked
     else:
-        masked = {str(layer): p.masked_for(str(layer)) for p, layers in parts for layer in layers}
+        masked = {}
+        for j, (p, layers) in enumerate(parts):
+            for layer in map(str, layers):
+                if masked.setdefault(layer, p.masked_for(layer)) != p.masked_for(layer):
+                    raise RnndynError(
+                        f"concat(along='units'): layer {layer!r} is masked={p.masked_for(layer)} in "
+                        f"part {j} but masked={masked[layer]} in an earlier part; one layer has one "
+                        "masking. Capture it once."
+                    )
     orders: dict[tuple[str, str], np.ndarray] = {}
     for p, _ in parts:
         orders.update(p.orders)

@@ -251,9 +251,11 @@ def setup(
     *,
     averaged: bool = True,
     flags: dict[str, Any] | None = None,
-    runs: bool | None = None,
+    runs: bool = False,
 ) -> tuple[Any, Windows, int]:
     """:func:`resolve`, plus the checks every metric shares.
+
+    ``runs=True`` for metrics that pair steps across lags (see :func:`resolve`).
 
     Checks, before any work: ``region``; ``vector`` and the other ``flags``
     (name -> value) are real booleans; at least ``min_steps`` steps; for an
@@ -264,8 +266,6 @@ def setup(
     vector = check_bool(vector, "vector")
     for name, value in (flags or {}).items():
         check_bool(value, name)
-    if runs is None:  # metrics that pair steps across lags need one run per row
-        runs = fname in ("vacf", "msd", "msd_from_start")
     states, win = resolve(x, lengths, region, runs=runs)
     n, T, U = (int(s) for s in states.shape)  # n counts rows: 0 exactly when there are no sequences
     if T < min_steps:

@@ -237,7 +237,7 @@ def vacf(
     [1.0, -1.0, 1.0]
     """
     flags = {"normalize": normalize, "return_counts": return_counts}
-    states, win, T = setup(x, lengths, region, "vacf", 2, vector, flags=flags)
+    states, win, T = setup(x, lengths, region, "vacf", 2, vector, flags=flags, runs=True)
     max_lag = check_max_lag(max_lag, T - 2, "vacf", T)
     n_lags, U = max_lag + 1, int(states.shape[2])
     nfft = fft_length(T - 1, max_lag)
@@ -330,7 +330,9 @@ def msd(
     >>> np.round(msd(x)[:, 0], 12).tolist()
     [0.0, 4.0, 16.0, 36.0, 64.0]
     """
-    states, win, T = setup(x, lengths, region, "msd", 1, vector, flags={"return_counts": return_counts})
+    states, win, T = setup(
+        x, lengths, region, "msd", 1, vector, flags={"return_counts": return_counts}, runs=True
+    )
     max_lag = check_max_lag(max_lag, T - 1, "msd", T)
     n_lags, U = max_lag + 1, int(states.shape[2])
     nfft = fft_length(T, max_lag)
@@ -367,7 +369,7 @@ def msd_from_start(
     [0.0, 1.0, 2.0]
     """
     flags = {"return_counts": return_counts}
-    states, win, T = setup(x, lengths, region, "msd_from_start", 1, vector, flags=flags)
+    states, win, T = setup(x, lengths, region, "msd_from_start", 1, vector, flags=flags, runs=True)
     U = int(states.shape[2])
     kernel = StartKernel(win)
     opts = {"vector": vector, "return_counts": return_counts}

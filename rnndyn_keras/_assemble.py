@@ -114,20 +114,19 @@ def assemble(
             "them in separate calls (masked and unmasked recurrences differ in their padding)."
         )
     if batch.lengths is not None:
-        given = np.asarray(batch.lengths, dtype=np.int64)
-        T = next(iter(steps.values()))
-        if valid is not None:
-            right = np.arange(T)[None, :] < given[:, None]
-            bad = np.flatnonzero(np.any(right != valid, axis=1)) if given.shape == valid.shape[:1] else [0]
-            if len(bad):
-                i = int(bad[0])
-                raise RnndynError(
-                    f"lengths: sequence {i} of this batch has length {int(given[i])}, but the model's "
-                    f"Keras mask marks steps {np.flatnonzero(valid[i]).tolist()} as real. Pass "
-                    "lengths=None to take the real steps from the mask (padding anywhere), or fix "
-                    "the lengths (or the padding) so they agree."
-                )
-        valid = np.arange(T)[None, :] < check_lengths(given, len(given), T)[:, None]
+        B, T = next(iter(raws.values())).cols.shape[:2]
+        given = check_lengths(batch.lengths, B, T)
+        right = np.arange(T)[None, :] < given[:, None]
+        bad = np.flatnonzero(np.any(right != valid, axis=1)) if valid is not None else []
+        if len(bad):
+            i = int(bad[0])
+            raise RnndynError(
+                f"lengths: sequence {i} of this batch has length {int(given[i])}, but the model's "
+                f"Keras mask marks steps {np.flatnonzero(valid[i]).tolist()} as real. Pass "
+                "lengths=None to take the real steps from the mask (padding anywhere), or fix "
+                "the lengths (or the padding) so they agree."
+            )
+        valid = right
     cols: dict[str, np.ndarray] = {}
     for name, (target, states) in plan.items():
         c = hold_initial(raws[name].cols, target, states, raws[name])

@@ -113,7 +113,7 @@ def join_calls(
     """Steps, validity ``(B, T)`` and masking of a module's calls joined along steps.
 
     One packed call is padded to ``n_steps`` (the inputs' step count) when
-    that is longer.
+    that is longer; each call's ``width`` says how many steps it fills.
     """
     packed = [c.lengths is not None for c in calls]
     if len(calls) > 1 and any(packed) and directions > 1:

@@ -230,6 +230,9 @@ def test_layers_joined_with_different_masking_keep_their_own_orders():
     np.testing.assert_array_equal(both.delta_mask("input"), np.abs(d) == REAL)
     with pytest.raises(RnndynError, match="masked=True"):
         Trajectories.concat([a, b.select(units=[0])._replace(units=a.units)])
+    same_layer = b._replace(units=b.units.assign(layer="enc", state="c"), _units_checked=False)
+    with pytest.raises(RnndynError, match="layer 'enc' is masked=False in part 1 but masked=True"):
+        Trajectories.concat([a, same_layer], along="units")
 
 
 @pytest.mark.parametrize(
