@@ -28,57 +28,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pluggy
 
 from . import plugins as _plugins
 from ._testing_contract import check_adapter
-from .errors import RnndynError
+from .adapter import units_table
 
 __all__ = ["check_adapter", "units_table", "isolated_plugins", "plugin_manager"]
-
-
-def units_table(
-    layer: str, state: str, directions: tuple[str, ...] | list[str], n_units: int
-) -> pd.DataFrame:
-    """The unit table of one (layer, state): the forward units, then the backward units.
-
-    Concatenate the tables of your targets, in the order of ``targets``, to get
-    the ``units`` of the :class:`~rnndyn.Trajectories` an adapter yields.
-
-    Parameters
-    ----------
-    layer, state : str
-        The layer's name (as :meth:`Adapter.layers` lists it) and the state.
-    directions : tuple of str
-        ``("forward",)`` or ``("forward", "backward")``.
-    n_units : int
-        Units of this state per direction (``c`` of a projected LSTM may have
-        more than ``LayerInfo.n_units``).
-
-    Examples
-    --------
-    >>> units_table("rnn", "z", ("forward",), 3)["index"].tolist()
-    [0, 1, 2]
-    >>> tables = [units_table("enc", s, ("forward",), 2) for s in ("h", "c")]
-    >>> pd.concat(tables, ignore_index=True)["state"].tolist()
-    ['h', 'h', 'c', 'c']
-    """
-    bad_dirs = not isinstance(directions, tuple | list) or not directions
-    if bad_dirs or any(d not in ("forward", "backward") for d in directions):
-        raise RnndynError(f"directions must be ('forward',) or ('forward', 'backward'); got {directions!r}.")
-    if not isinstance(n_units, int | np.integer) or isinstance(n_units, bool) or n_units < 1:
-        raise RnndynError(f"n_units must be a positive int; got {n_units!r}.")
-    n = int(n_units)
-    return pd.DataFrame(
-        {
-            "layer": [str(layer)] * (n * len(directions)),
-            "state": [str(state)] * (n * len(directions)),
-            "direction": [d for d in directions for _ in range(n)],
-            "index": np.tile(np.arange(n, dtype=np.int64), len(directions)),
-        }
-    )
 
 
 def _resolve(plugin: Any) -> Any:

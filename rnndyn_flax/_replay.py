@@ -145,17 +145,23 @@ def replay(rnn: Any, kind: str | None, call: Call, states: set[str]) -> dict[str
     """The requested ``states`` of one call, each float32 ``(n, T, units)`` in input order."""
     n, T = call.x.shape[:2]
     order = processing_order(call)
+    identity = not call.reverse  # processing order is input order: no reordering at all
+
+    def take(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return a if identity else np.take_along_axis(a, idx[:, :, None], axis=1)
+
     # y in processing order: forward and keep_order outputs are in input order
     in_input_order = not call.reverse or call.keep_order
-    h = np.take_along_axis(call.y, order[:, :, None], axis=1) if in_input_order else call.y
-    h = np.asarray(h, np.float32)
+    if states == {"h"} and in_input_order:
+        return {"h": np.asarray(call.y, np.float32)}
+    h = np.asarray(take(call.y, order) if in_input_order else call.y, np.float32)
     out: dict[str, np.ndarray] = {"h": h}
     if states - {"h"}:
         if kind is None:
             raise PluginError(f"rnndyn_flax captures only 'h' of a {type(rnn.cell).__name__} cell.")
         cell = rnn.cell
         c0, h0 = _carry0(cell, call, kind, n, h.shape[2])
-        x = np.take_along_axis(call.x, order[:, :, None], axis=1)
+        x = take(call.x, order)
         hp = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
         gates = _gates(cell, kind, jnp.asarray(x), jnp.asarray(hp))
         if kind == "LSTM":
@@ -180,4 +186,4 @@ def replay(rnn: Any, kind: str | None, call: Call, states: set[str]) -> dict[str
             )
     back = np.empty_like(order)
     np.put_along_axis(back, order, np.broadcast_to(np.arange(T), (n, T)), axis=1)
-    return {s: np.take_along_axis(out[s], back[:, :, None], axis=1) for s in states}
+    return {s: take(out[s], back) for s in states}

@@ -3,7 +3,9 @@
 During a capture each target ``nnx.RNN`` object gets, for the duration of
 the batch, a recording subclass of its own class (its ``__call__`` calls the
 original and keeps what went in and out); the states and gates are then
-replayed from those records (:mod:`rnndyn_flax._replay`). The classes, the
+replayed from those records (:mod:`rnndyn_flax._replay`). Each batch runs
+compiled with :func:`jax.jit` (:mod:`rnndyn_flax._traced`), or eagerly when
+the model cannot be traced. The classes, the
 ``train``/``eval`` flags and every RNG count are restored in a ``finally``.
 """
 
@@ -19,10 +21,11 @@ import pandas as pd
 from flax import nnx
 
 from rnndyn import PluginError, Steps, Trajectories
-from rnndyn.adapter import Batch, LayerInfo, call_model, check_targets
+from rnndyn.adapter import Batch, LayerInfo, call_model, check_targets, units_table
 
 from ._layers import Entry, discover
 from ._replay import Call, processing_order, replay, resolve
+from ._traced import traced_records
 
 __all__ = ["FlaxAdapter"]
 
@@ -99,7 +102,10 @@ class FlaxAdapter:
         dev = _device(device)
         entries = [found[name] for name in dict.fromkeys(n for n, _ in targets)]
         rnns = {id(rnn): rnn for e in entries for _, rnn in e.rnns}
-        units = _units_table(targets, found)
+        units = pd.concat(
+            [units_table(n, s, found[n].info.directions, found[n].info.n_units) for n, s in targets],
+            ignore_index=True,
+        )
         flags = [
             (m, f, getattr(m, f)) for _, m in nnx.iter_modules(self.model) for f in _FLAGS if hasattr(m, f)
         ]
@@ -115,10 +121,22 @@ class FlaxAdapter:
             self.model.eval()
             for k, rnn in rnns.items():
                 rnn.__class__ = _recording(classes[k])
+            keys = {(e.name, d): id(rnn) for e in entries for d, rnn in e.rnns}
+            traced, split = True, nnx.split(self.model)
             for batch in batches:
                 for k in rnns:
                     _RECORDS[k].clear()
-                call_model(self.model, batch)
+                got = None
+                if traced:
+                    try:
+                        got = traced_records(split, batch)
+                    except Exception:  # noqa: BLE001 - not traceable: run eagerly, errors surface there
+                        traced = False
+                if got is None:
+                    call_model(self.model, batch)
+                else:
+                    for key, k in keys.items():
+                        _RECORDS[k] = [(rnns[k], x, kw, out) for x, kw, out in got.get(key, [])]
                 traj = _assemble(entries, targets, units, batch)
                 if dev is not None:
                     traj = traj._replace(states=jax.device_put(traj.states, dev))
@@ -143,19 +161,6 @@ def _device(device: Any) -> Any:
         except RuntimeError as exc:
             raise PluginError(f"device={device!r}: JAX has no such platform ({exc}).") from None
     raise PluginError(f"device must be None, a jax.Device or a platform name like 'cpu'; got {device!r}.")
-
-
-def _units_table(targets: Sequence[tuple[str, str]], found: dict[str, Entry]) -> pd.DataFrame:
-    parts = []
-    for name, state in targets:
-        info = found[name].info
-        for direction in info.directions:
-            parts.append(
-                pd.DataFrame(
-                    {"layer": name, "state": state, "direction": direction, "index": np.arange(info.n_units)}
-                )
-            )
-    return pd.concat(parts, ignore_index=True)
 
 
 def _call_of(entry: Entry, direction: str, rnn: Any) -> tuple[Call, Any]:

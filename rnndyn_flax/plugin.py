@@ -19,7 +19,7 @@ from rnndyn.hookspecs import hookimpl
 if TYPE_CHECKING:
     from .adapter import FlaxAdapter
 
-__all__ = ["rnndyn_claim_model", "FRAMEWORK"]
+__all__ = ["rnndyn_claim_model", "rnndyn_step_map", "FRAMEWORK"]
 
 #: the module the adapter needs, and how to install it (named in "no adapter claims" errors)
 FRAMEWORK = ("flax", "pip install 'rnndyn[flax]'")
@@ -41,3 +41,21 @@ def rnndyn_claim_model(model: Any) -> FlaxAdapter | None:
     from .adapter import FlaxAdapter
 
     return FlaxAdapter(model)
+
+
+@hookimpl
+def rnndyn_step_map(model: Any, layer: str) -> dict[str, Any] | None:
+    """The cells of a Flax layer (see :mod:`rnndyn_flax._step_map`), else ``None``.
+
+    Examples
+    --------
+    >>> rnndyn_step_map(object(), "rnn") is None
+    True
+    """
+    nnx = sys.modules.get("flax.nnx")
+    module_cls = getattr(nnx, "Module", None)
+    if module_cls is None or not isinstance(model, module_cls):
+        return None
+    from ._step_map import step_map
+
+    return step_map(model, layer)

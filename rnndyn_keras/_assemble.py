@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rnndyn._validation import check_lengths, check_states_finite
-from rnndyn.adapter import Batch
+from rnndyn.adapter import Batch, units_table
 from rnndyn.errors import RnndynError
 from rnndyn.steps import Steps
 from rnndyn.trajectories import Trajectories
@@ -146,14 +146,7 @@ def assemble(
             k = where[name].index((state, direction))
             result[:, :, start : start + u] = cols[name][:, :, k * u : (k + 1) * u]
             start += u
-    units = pd.DataFrame(
-        {
-            "layer": [b[0] for b in blocks for _ in range(b[3])],
-            "state": [b[1] for b in blocks for _ in range(b[3])],
-            "direction": [b[2] for b in blocks for _ in range(b[3])],
-            "index": np.concatenate([np.arange(b[3]) for b in blocks]),
-        }
-    )
+    units = pd.concat([units_table(name, state, (d,), u) for name, state, d, u in blocks], ignore_index=True)
     check_states_finite(result, units, "")
     # checked just above, with a message that blames the model rather than the adapter
     if valid is None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
 from rnndyn.adapter import LayerInfo
+from rnndyn.adapter import units_table as _units_table
 
 __all__ = ["Entry", "discover", "unwrap", "units_table", "n_units", "single_layer", "weights"]
 
@@ -110,16 +110,7 @@ def n_units(entry: Entry, state: str) -> int:
 
 def units_table(entry: Entry, state: str) -> pd.DataFrame:
     """Rows for one (layer, state): every forward unit, then every backward unit."""
-    U = n_units(entry, state)
-    dirs = entry.info.directions
-    return pd.DataFrame(
-        {
-            "layer": [entry.name] * (U * len(dirs)),
-            "state": [state] * (U * len(dirs)),
-            "direction": np.repeat(np.asarray(dirs, dtype=object), U),
-            "index": np.tile(np.arange(U, dtype=np.int64), len(dirs)),
-        }
-    )
+    return _units_table(entry.name, state, entry.info.directions, n_units(entry, state))
 
 
 def weights(module: nn.Module, layer: int, direction: int, cell: bool) -> dict[str, torch.Tensor]:

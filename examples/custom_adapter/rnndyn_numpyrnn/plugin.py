@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rnndyn import RnndynError, Trajectories
-from rnndyn.adapter import Batch, LayerInfo
+from rnndyn.adapter import Batch, LayerInfo, units_table
 from rnndyn.hookspecs import hookimpl
 
 from .model import NumpyRNN
@@ -42,12 +42,7 @@ class NumpyRNNAdapter:
             raise RnndynError(f"The numpyrnn adapter runs on the CPU only; got device={device!r}.")
         m = self.model
         units = pd.concat(
-            [
-                pd.DataFrame(
-                    {"layer": layer, "state": state, "direction": "forward", "index": np.arange(m.n_units)}
-                )
-                for layer, state in targets
-            ],
+            [units_table(layer, state, ("forward",), m.n_units) for layer, state in targets],
             ignore_index=True,
         )
         for batch in batches:
