@@ -62,7 +62,8 @@ def main() -> None:
 
     x, lengths = data()
     print(
-        f"flax {flax.__version__}, jax {jax.__version__} ({jax.default_backend()}), {os.cpu_count()} CPU cores"
+        f"flax {flax.__version__}, jax {jax.__version__} ({jax.default_backend()}), "
+        f"{os.cpu_count()} CPU cores"
     )
     print(f"nnx.Bidirectional(LSTMCell({VOCAB}, {UNITS})), {STEPS} steps, {N} sequences, batch {BATCH}")
     model = build()
@@ -118,7 +119,8 @@ def main() -> None:
         f"   warm CPU {h_cpu / a_cpu:5.2f}   [<= 1.2]"
     )
     print(
-        f"  capture c+gates / jitted apply              warm {g_warm / a_warm:5.2f}   warm CPU {g_cpu / a_cpu:5.2f}"
+        f"  capture c+gates / jitted apply              warm {g_warm / a_warm:5.2f}"
+        f"   warm CPU {g_cpu / a_cpu:5.2f}"
     )
     print(f"  eager capture h / jitted apply              {eager / a_warm:5.2f}")
 

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # Heavier parts load on first use, so that `import rnndyn` stays fast.
-_SUBMODULES = ("physics", "summary", "plugins", "plots", "report", "dynamics")
+_SUBMODULES = ("physics", "summary", "plugins", "plots", "report", "dynamics", "analysis")
 _LAZY = {
     "capture": "._capture",
     "iter_capture": "._capture",

@@ -137,12 +137,37 @@ def _arrays(obj: Any) -> dict[str, Any]:
         for layer in getattr(obj, "layers", []) or []:
             out[f"{layer.name}.trainable"] = getattr(layer, "trainable", None)
         return out
-    for k, v in vars(obj).items() if hasattr(obj, "__dict__") else ():
-        if isinstance(v, bool | int | float | str | type(None)):
-            out[k] = v
-        elif isinstance(v, np.ndarray):
-            out[k] = v.copy()
+    _walk(obj, "", out, set(), 0)  # anything else (Flax NNX, plain objects): every reachable attribute
     return out
+
+
+_SKIP = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType, type)
+
+
+def _walk(obj: Any, where: str, out: dict[str, Any], seen: set[int], depth: int) -> None:
+    """Scalars and arrays reachable from ``obj`` by attributes, items and elements (RNG counts, flags)."""
+    if isinstance(obj, bool | int | float | str | type(None)):
+        out[where] = obj
+        return
+    if id(obj) in seen or depth > 12 or isinstance(obj, _SKIP):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray) or hasattr(obj, "__array__"):
+        try:
+            out[where] = np.array(obj, copy=True)
+        except Exception:  # noqa: BLE001 - e.g. typed PRNG keys: their counts are compared instead
+            pass
+        return
+    if isinstance(obj, dict):
+        items = list(obj.items())
+    elif isinstance(obj, list | tuple):
+        items = list(enumerate(obj))
+    elif hasattr(obj, "__dict__"):
+        items = [(k, v) for k, v in vars(obj).items() if not str(k).startswith("__")]
+    else:
+        return
+    for k, v in items:
+        _walk(v, f"{where}.{k}" if where else str(k), out, seen, depth + 1)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -213,6 +238,25 @@ def _check_lengths(
         _close("lengths", what, np.where(mask, traj.states, 0), np.where(mask, full, 0), tol)
 
 
+def _host(states: Any) -> np.ndarray:
+    """A framework array as NumPy, by duck typing (``.detach().cpu()`` for torch, ``__array__`` else)."""
+    if hasattr(states, "detach"):
+        states = states.detach().cpu()
+    return np.asarray(states)
+
+
+def _check_device(
+    model: Any, inputs: Any, key: Key, want: np.ndarray, device: Any, before: dict[str, Any], tol: float
+) -> None:
+    traj = _capture("device", model, inputs, [key], batch_size=ONE_BATCH, device=device)
+    if getattr(traj.states, "ndim", None) != 3:
+        raise _fail("device", f"{key}: device={device!r} must give 3-d states; got {type(traj.states)}.")
+    _close("device", f"{key} with device={device!r}", _host(traj.states), want, tol)
+    changed = _same(before, _arrays(model))
+    if changed:
+        raise _fail("device", f"a capture with device={device!r} left the model changed: {changed[:8]}.")
+
+
 def check_adapter(
     model: Any,
     inputs: Any,
@@ -225,6 +269,7 @@ def check_adapter(
     bad_inputs: Any = None,
     tol: float = 1e-5,
     check_import: bool = True,
+    device: Any = None,
 ) -> None:
     """Run the adapter contract on ``model``; an :class:`AssertionError` names the first broken clause.
 
@@ -240,6 +285,9 @@ def check_adapter(
     weights are unchanged after a capture and after one that fails
     (``bad_inputs``, by default the inputs with one feature more, must raise
     an :class:`~rnndyn.RnndynError`) and it captures the same afterwards;
+    ``[device]`` with ``device=``, the states (the framework's arrays on
+    that device, or NumPy for a framework whose arrays depend on a backend,
+    as Keras) hold the same values, and the model is unchanged;
     ``[reference]`` the states equal ``reference`` to ``tol``; ``[import]``
     importing the plugin's module (its entry point's) in a fresh interpreter
     imports no framework.
@@ -266,6 +314,9 @@ def check_adapter(
     tol : float, default 1e-5
         Relative and absolute tolerance of the comparisons.
     check_import : bool, default True
+    device : optional
+        A device your adapter accepts as ``device=`` (e.g. ``"cpu"``,
+        ``torch.device("cpu")``), to check the ``[device]`` clause.
 
     Examples
     --------
@@ -323,6 +374,8 @@ def check_adapter(
             )
         again = _capture("restore", model, inputs, [targets[0]], batch_size=ONE_BATCH)
         _close("restore", "a capture after a failed one", again.states, one[targets[0]], tol)
+    if device is not None:
+        _check_device(model, inputs, targets[0], one[targets[0]], device, before, tol)
     if reference is not None:
         ref = reference(model, inputs) if callable(reference) else reference
         for key, want in ref.items():

@@ -8,6 +8,12 @@
   name in lower case (``"rnn"``, ``"bidirectional"``).
 * A standalone ``RNN`` built with ``reverse=True`` has the one direction
   ``"backward"``.
+* Every other cell (an ``nnx.RNNCellBase``: Flax's cells and a user's cells
+  derived from it) that no ``nnx.RNN`` owns is a layer too, named by its
+  attribute path, with layout ``"steps = calls"``: a cell the model runs with
+  ``jax.lax.scan`` (:mod:`rnndyn_flax._scan`). Its one direction is
+  ``"forward"``; a scan with ``reverse=True`` gives it a reversed processing
+  order (:class:`rnndyn.Steps`).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class Entry:
     rnns: tuple[tuple[str, Any], ...]
     kind: str | None
     info: LayerInfo
+    cell: Any = None  # the cell itself when a jax.lax.scan drives it (no nnx.RNN)
 
 
 def _entry(name: str, module: Any) -> Entry:
@@ -78,6 +85,19 @@ def _entry(name: str, module: Any) -> Entry:
     return Entry(name, module, rnns, kind, info)
 
 
+def _cell_entry(name: str, cell: Any) -> Entry:
+    kind = cell_kind(cell)
+    info = LayerInfo(
+        name,
+        kind if kind is not None else type(cell).__name__,
+        STATES[kind] if kind is not None else ("h",),
+        ("forward",),
+        int(getattr(cell, "hidden_features", 0) or 0),
+        layout="steps = calls",
+    )
+    return Entry(name, cell, (), kind, info, cell=cell)
+
+
 def discover(model: Any) -> dict[str, Entry]:
     """Every capturable layer of ``model`` by name, in Flax's module order (by attribute name).
 
@@ -93,10 +113,16 @@ def discover(model: Any) -> dict[str, Entry]:
     for _, module in modules:
         if isinstance(module, nnx.Bidirectional):
             inner.update((id(module.forward_rnn), id(module.backward_rnn)))
+        if isinstance(module, nnx.RNN):
+            inner.add(id(module.cell))
     for path, module in modules:
-        if not isinstance(module, nnx.RNN | nnx.Bidirectional) or id(module) in inner:
+        if id(module) in inner:
             continue
         name = ".".join(str(p) for p in path) if path else type(module).__name__.lower()
-        if name not in found:
+        if name in found:
+            continue
+        if isinstance(module, nnx.RNN | nnx.Bidirectional):
             found[name] = _entry(name, module)
+        elif isinstance(module, nnx.RNNCellBase):
+            found[name] = _cell_entry(name, module)
     return found

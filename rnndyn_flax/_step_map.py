@@ -161,4 +161,6 @@ def step_map(model: Any, layer: str) -> dict[str, Any] | None:
     entry = discover(model).get(layer)
     if entry is None:
         return None
+    if entry.cell is not None:  # a cell driven by jax.lax.scan
+        return {"forward": cell_step_map(entry.cell)}
     return {direction: cell_step_map(rnn.cell) for direction, rnn in entry.rnns}

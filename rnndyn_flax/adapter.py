@@ -1,4 +1,4 @@
-"""The rnndyn adapter for JAX/Flax NNX models (``nnx.RNN`` and ``nnx.Bidirectional``).
+"""The rnndyn adapter for JAX/Flax NNX models (``nnx.RNN``, ``nnx.Bidirectional``, scanned cells).
 
 During a capture each target ``nnx.RNN`` object gets, for the duration of
 the batch, a recording subclass of its own class (its ``__call__`` calls the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import jax
@@ -25,6 +26,7 @@ from rnndyn.adapter import Batch, LayerInfo, call_model, check_targets, units_ta
 
 from ._layers import Entry, discover
 from ._replay import Call, processing_order, replay, resolve
+from ._scan import CELL_RECORDS, cell_states, recording_cell, scans_recorded
 from ._traced import traced_records
 
 __all__ = ["FlaxAdapter"]
@@ -102,6 +104,7 @@ class FlaxAdapter:
         dev = _device(device)
         entries = [found[name] for name in dict.fromkeys(n for n, _ in targets)]
         rnns = {id(rnn): rnn for e in entries for _, rnn in e.rnns}
+        cells = {id(e.cell): e.cell for e in entries if e.cell is not None}
         units = pd.concat(
             [units_table(n, s, found[n].info.directions, found[n].info.n_units) for n, s in targets],
             ignore_index=True,
@@ -110,22 +113,28 @@ class FlaxAdapter:
             (m, f, getattr(m, f)) for _, m in nnx.iter_modules(self.model) for f in _FLAGS if hasattr(m, f)
         ]
         rng = nnx.clone(nnx.state(self.model, nnx.RngState))
-        classes = {k: type(r) for k, r in rnns.items()}
+        classes = {k: type(r) for k, r in (rnns | cells).items()}
         with _LOCK:
-            busy = [k for k in rnns if k in _RECORDS]
-            if busy:
-                raise PluginError("an nnx.RNN of this model is being captured by another thread already.")
+            if any(k in _RECORDS for k in rnns) or any(k in CELL_RECORDS for k in cells):
+                raise PluginError("a layer of this model is being captured by another thread already.")
             for k in rnns:
                 _RECORDS[k] = []
+            for k in cells:
+                CELL_RECORDS[k] = []
         try:
             self.model.eval()
             for k, rnn in rnns.items():
-                rnn.__class__ = _recording(classes[k])
+                object.__setattr__(rnn, "__class__", _recording(classes[k]))  # not nnx's __setattr__
+            for k, cell in cells.items():
+                object.__setattr__(cell, "__class__", recording_cell(classes[k]))
             keys = {(e.name, d): id(rnn) for e in entries for d, rnn in e.rnns}
-            traced, split = True, nnx.split(self.model)
+            # a scanned cell runs eagerly (jax.disable_jit); nnx.RNN layers compiled when they can
+            traced, split = not cells, nnx.split(self.model)
             for batch in batches:
                 for k in rnns:
                     _RECORDS[k].clear()
+                for k in cells:
+                    CELL_RECORDS[k].clear()
                 got = None
                 if traced:
                     try:
@@ -133,7 +142,8 @@ class FlaxAdapter:
                     except Exception:  # noqa: BLE001 - not traceable: run eagerly, errors surface there
                         traced = False
                 if got is None:
-                    call_model(self.model, batch)
+                    with scans_recorded() if cells else nullcontext():
+                        call_model(self.model, batch)
                 else:
                     for key, k in keys.items():
                         _RECORDS[k] = [(rnns[k], x, kw, out) for x, kw, out in got.get(key, [])]
@@ -142,14 +152,16 @@ class FlaxAdapter:
                     traj = traj._replace(states=jax.device_put(traj.states, dev))
                 yield traj
         finally:
-            for k, rnn in rnns.items():
-                rnn.__class__ = classes[k]
+            for k, module in (rnns | cells).items():
+                object.__setattr__(module, "__class__", classes[k])
             for module, flag, value in flags:
                 setattr(module, flag, value)
             nnx.update(self.model, rng)
             with _LOCK:
                 for k in rnns:
                     _RECORDS.pop(k, None)
+                for k in cells:
+                    CELL_RECORDS.pop(k, None)
 
 
 def _device(device: Any) -> Any:
@@ -186,6 +198,12 @@ def _assemble(
     lengths: np.ndarray | None = None
     orders: dict[tuple[str, str], np.ndarray] = {}
     for entry in entries:
+        if entry.cell is not None:
+            found, order = cell_states(entry.name, entry.cell, entry.kind, wanted[entry.name])
+            for state, arr in found.items():
+                got[(entry.name, state, "forward")] = arr
+            if order is not None:
+                orders[(entry.name, "forward")] = order
         for direction, rnn in entry.rnns:
             call, rnn = _call_of(entry, direction, rnn)
             if call.seq_lengths is not None:
@@ -212,4 +230,4 @@ def _assemble(
 
 
 def _directions(entries: list[Entry], name: str) -> list[str]:
-    return next([d for d, _ in e.rnns] for e in entries if e.name == name)
+    return next(list(e.info.directions) for e in entries if e.name == name)

@@ -9,7 +9,9 @@ cannot see. What this module saves and loads instead is one ``nn.LSTM``,
 constructor arguments, as JSON, in the file's metadata. That is enough for the
 command line and distributed workers to rebuild the module without running
 code from the file. Models with custom code are rebuilt by their own code and
-passed to :func:`rnndyn.capture` directly.
+passed to :func:`rnndyn.capture` directly; :func:`load_weights` loads a
+safetensors state dict into such a model strictly (the command line's
+``MODULE:FACTORY --weights``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from rnndyn.errors import RnndynError
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["save_rnn", "load_rnn", "load_model", "FORMAT"]
+__all__ = ["save_rnn", "load_rnn", "load_model", "load_weights", "FORMAT"]
 
 FORMAT = "rnndyn-torch-rnn/1"
 _KEYS = {
@@ -174,6 +176,16 @@ def load_model(path: str, *, strict: bool) -> Any | None:
         if not strict:
             return None
         what = "a folder" if os.path.isdir(path) else _describe(path)
+        if what.startswith("a TorchScript"):
+            raise RnndynError(
+                f"cannot load {path!r}: it is {what}, and rnndyn cannot capture from TorchScript: a "
+                "scripted module runs its recurrent layers as compiled graph operations, and PyTorch "
+                "refuses forward hooks on them (register_forward_hook is not supported on ScriptModules). "
+                "Save the weights instead (safetensors.torch.save_file(model.state_dict(), "
+                "'model.safetensors')) and load them into the model built by its code: on the command "
+                "line, MODULE:FACTORY --weights model.safetensors; for a bare nn.LSTM/GRU/RNN, "
+                "rnndyn_torch.save_rnn."
+            )
         raise RnndynError(
             f"cannot load {path!r} as a PyTorch model: it is {what}. Only safetensors files written by "
             "rnndyn_torch.save_rnn (one nn.LSTM/GRU/RNN) load, without running code from the "
@@ -239,3 +251,65 @@ def load_model(path: str, *, strict: bool) -> Any | None:
 
 
 _FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
+def load_weights(module: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """Load a safetensors state dict into ``module`` strictly: every name and shape must match.
+
+    The file is read with safetensors (no pickle); its header is checked
+    against ``module.state_dict()`` first, and the error lists every missing
+    and unexpected tensor name and every shape that differs.
+
+    Examples
+    --------
+    >>> import tempfile, os, torch
+    >>> from safetensors.torch import save_file
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
+    >>> save_file(torch.nn.GRU(2, 3).state_dict(), path)
+    >>> load_weights(torch.nn.GRU(2, 3), path).hidden_size
+    3
+    >>> load_weights(torch.nn.GRU(2, 4), path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rnndyn.errors.RnndynError: ...: the weights do not fit the model built by the factory: shapes differ: ...
+    """
+    path = os.fspath(path)
+    header = _header(path) if os.path.isfile(path) else None
+    if header is None:
+        what = "a folder" if os.path.isdir(path) else _describe(path)
+        raise RnndynError(
+            f"--weights {path!r} is {what}, not a safetensors file; save the weights with "
+            "safetensors.torch.save_file(model.state_dict(), path) (pickled .pt/.pth files are refused: "
+            "unpickling could execute code)."
+        )
+    want = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    got = {
+        k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)
+    }
+    problems = []
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    shapes = [f"{k} {got[k]} in the file, {want[k]} in the model" for k in sorted(set(want) & set(got))]
+    shapes = [s for s, k in zip(shapes, sorted(set(want) & set(got)), strict=True) if got[k] != want[k]]
+    if shapes:
+        problems.append("shapes differ: " + "; ".join(shapes))
+    if missing:
+        problems.append(f"missing in the file: {missing}")
+    if extra:
+        problems.append(f"not in the model: {extra}")
+    if problems:
+        raise RnndynError(
+            f"{path!r}: the weights do not fit the model built by the factory: {'; '.join(problems)}. "
+            "Check that the factory builds the same architecture the weights were saved from."
+        )
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RnndynError(f"{path!r}: the safetensors file is damaged or truncated ({exc}).") from None
+    state = module.state_dict()
+    tensors = {k: v.to(state[k].dtype) for k, v in tensors.items()}
+    module.load_state_dict(tensors, strict=True)
+    return module

@@ -46,7 +46,11 @@ def rnndyn_load_model(path: str, framework: str | None) -> Any | None:
     ``"pytorch"``, any case), in which case it raises
     :class:`~rnndyn.RnndynError` naming the file, what it is, and which formats
     load safely. Never unpickles and never calls ``torch.load``: pickled
-    ``.pt`` models could run code from the file.
+    ``.pt`` models could run code from the file. TorchScript archives are
+    refused with the reason (PyTorch refuses forward hooks on scripted
+    modules, so there is nothing to capture); a model built by its own code
+    takes safetensors weights through :func:`rnndyn_torch.io.load_weights`
+    (the command line's ``MODULE:FACTORY --weights``).
 
     Examples
     --------

@@ -44,7 +44,7 @@ def test_torch_lstm_and_gru_bidirectional():
         (gru,), _, _ = torch_module(model.gru, lstm["h"], batch_first=True)
         return {**{("lstm", k): v for k, v in lstm.items()}, **{("gru", k): v for k, v in gru.items()}}
 
-    check_adapter(model, x, reference=reference, lengths=[7, 3, 1, 7, 5])
+    check_adapter(model, x, reference=reference, lengths=[7, 3, 1, 7, 5], device=torch.device("cpu"))
     assert model.training and model.lstm.training
 
 
@@ -73,7 +73,7 @@ KERAS = textwrap.dedent(
         ref = lstm(x, *model.get_layer("lstm").get_weights())
         return {("lstm", "h"): ref["h"], ("lstm", "c"): ref["c"]}
 
-    check_adapter(model, x, reference=reference, lengths=[6, 2, 1, 6, 4])
+    check_adapter(model, x, reference=reference, lengths=[6, 2, 1, 6, 4], device="cpu:0")
     print("CONTRACT OK")
     """
 )
@@ -100,17 +100,34 @@ def test_flax_lstm_then_gru():
     class Net(nnx.Module):
         def __init__(self) -> None:
             self.enc = nnx.RNN(nnx.LSTMCell(3, 4, rngs=nnx.Rngs(0)))
+            self.drop = nnx.Dropout(0.3, rngs=nnx.Rngs(7))  # training mode: RNG counts must come back
             self.dec = nnx.RNN(nnx.GRUCell(4, 5, rngs=nnx.Rngs(1)))
 
         def __call__(self, x):
-            return self.dec(self.enc(x))
+            return self.dec(self.drop(self.enc(x)))
 
     model = Net()
     x = np.random.default_rng(3).normal(size=(5, 6, 3)).astype(np.float32)
+    model.train()
 
     def reference(model, x):
         enc = _ref(model.enc, x)
-        dec = _ref(model.dec, enc["h"])
+        dec = _ref(model.dec, enc["h"])  # captured in eval mode: dropout is the identity
         return {**{("enc", k): v for k, v in enc.items()}, **{("dec", k): v for k, v in dec.items()}}
 
-    check_adapter(model, x, reference=reference)
+    check_adapter(model, x, reference=reference, device="cpu")
+    assert not model.drop.deterministic
+
+
+def test_flax_scanned_cell():
+    from flax import nnx
+    from test_flax_adapter import _ref
+    from test_flax_scan import Holder, Scanned
+
+    model = Scanned(nnx.LSTMCell(3, 4, rngs=nnx.Rngs(2)), reverse=True)
+    x = np.random.default_rng(4).normal(size=(5, 6, 3)).astype(np.float32)
+
+    def reference(model, x):
+        return {("cell", k): v for k, v in _ref(Holder(model.cell), x, reverse=True).items()}
+
+    check_adapter(model, x, reference=reference, lengths=[6, 2, 1, 6, 4], device="cpu")

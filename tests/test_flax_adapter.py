@@ -253,5 +253,6 @@ def test_docs_page_runs():
     text = (Path(__file__).resolve().parents[1] / "docs" / "flax.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks
+    namespace = {"__name__": "flax_md"}  # the page is read top to bottom: later blocks use earlier ones
     for code in blocks:
-        exec(compile(code, "docs/flax.md", "exec"), {"__name__": "flax_md"})
+        exec(compile(code, "docs/flax.md", "exec"), namespace)

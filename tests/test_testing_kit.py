@@ -80,6 +80,24 @@ class NoRestore(ToyAdapter):
             yield rnndyn.Trajectories(h, batch.lengths, units_table("rnn", "h", ("forward",), h.shape[2]))
 
 
+class Rng:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class AdvancesRng(ToyAdapter):
+    def capture(self, batches, targets, *, device=None):
+        for traj in super().capture(batches, targets, device=device):
+            self.model.rngs["dropout"].count += 1  # a draw the capture never puts back
+            yield traj
+
+
+class OnDevice(ToyAdapter):
+    def capture(self, batches, targets, *, device=None):
+        for traj in super().capture(batches, targets, device=device):
+            yield traj if device is None else traj._replace(states=traj.states * 1.01)
+
+
 class DuplicateLayers(ToyAdapter):
     def layers(self):
         return super().layers() * 2
@@ -135,6 +153,20 @@ def test_a_good_adapter_passes(manager):
 def test_a_broken_adapter_fails_with_its_clause(adapter, clause, words):
     with isolated_plugins(Claims(adapter)), pytest.raises(AssertionError, match=rf"\[{clause}\].*{words}"):
         check_adapter(ToyRNN(), X, check_import=False)
+
+
+def test_rng_draws_and_device_captures_are_checked():
+    model = ToyRNN()
+    model.rngs = {"dropout": Rng()}  # nested like a framework's RNG streams
+    with (
+        isolated_plugins(Claims(AdvancesRng)),
+        pytest.raises(AssertionError, match=r"\[restore\].*rngs.dropout.count"),
+    ):
+        check_adapter(model, X, check_import=False)
+    with isolated_plugins(Claims(OnDevice)):
+        check_adapter(ToyRNN(), X, check_import=False)  # device not asked for: not checked
+        with pytest.raises(AssertionError, match=r"\[device\].*device='cpu'"):
+            check_adapter(ToyRNN(), X, check_import=False, device="cpu")
 
 
 def test_two_claims_and_none_fail():

@@ -66,6 +66,7 @@ def rnndyn_claim_model(model: Any) -> NumpyRNNAdapter | None:
 
 @hookimpl
 def rnndyn_load_model(path: str, framework: str | None) -> NumpyRNN | None:
+    """Load a NumpyRNN saved with NumpyRNN.save (.npz of plain arrays, no pickle)."""
     if framework not in (None, FRAMEWORK) or not path.endswith(".npz"):
         return None
     if framework is None:  # only claim files that hold our weights
