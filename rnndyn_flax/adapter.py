@@ -130,6 +130,16 @@ class FlaxAdapter:
             keys = {(e.name, d): id(rnn) for e in entries for d, rnn in e.rnns}
             # a scanned cell runs eagerly (jax.disable_jit); nnx.RNN layers compiled when they can
             traced, split = not cells, nnx.split(self.model)
+
+            def finish(batch: Batch, got: dict[Any, Any] | None) -> Trajectories:
+                if got is not None:  # compiled: the recorded calls came back as outputs
+                    for key, k in keys.items():
+                        _RECORDS[k] = [(rnns[k], x, kw, out) for x, kw, out in got.get(key, [])]
+                traj = _assemble(entries, targets, units, batch)
+                return traj if dev is None else traj._replace(states=jax.device_put(traj.states, dev))
+
+            # compiled calls are dispatched asynchronously: batch k + 1 runs while batch k is assembled
+            pending: tuple[Batch, dict[Any, Any]] | None = None
             for batch in batches:
                 for k in rnns:
                     _RECORDS[k].clear()
@@ -141,16 +151,17 @@ class FlaxAdapter:
                         got = traced_records(split, batch)
                     except Exception:  # noqa: BLE001 - not traceable: run eagerly, errors surface there
                         traced = False
-                if got is None:
-                    with scans_recorded() if cells else nullcontext():
-                        call_model(self.model, batch)
-                else:
-                    for key, k in keys.items():
-                        _RECORDS[k] = [(rnns[k], x, kw, out) for x, kw, out in got.get(key, [])]
-                traj = _assemble(entries, targets, units, batch)
-                if dev is not None:
-                    traj = traj._replace(states=jax.device_put(traj.states, dev))
-                yield traj
+                if pending is not None:
+                    yield finish(*pending)
+                    pending = None
+                if got is not None:
+                    pending = (batch, got)
+                    continue
+                with scans_recorded() if cells else nullcontext():
+                    call_model(self.model, batch)
+                yield finish(batch, None)
+            if pending is not None:
+                yield finish(*pending)
         finally:
             for k, module in (rnns | cells).items():
                 object.__setattr__(module, "__class__", classes[k])
