@@ -288,6 +288,32 @@ class Report:
             f"{html.escape(caption)}{more}</figcaption></figure>"
         )
 
+    def attach(self, name: str, data: str | bytes, *, text: str = "", suffix: str = "html") -> None:
+        """Save ``data`` as the file ``name.suffix`` of the report, linked from the page with ``text``.
+
+        For a page that stands on its own, such as the interactive page of
+        :func:`rnndyn.analysis.page`: it is written (and replaced, and
+        listed in the manifest) with the rest of the report.
+
+        Examples
+        --------
+        >>> rep = Report("with an attachment")
+        >>> rep.attach("notes", "<p>hello</p>", text="Notes")
+        >>> 'href="notes.html"' in rep.html()
+        True
+        """
+        if not isinstance(suffix, str) or not suffix.isalnum():
+            raise RnndynError(f"suffix must be letters and digits, like 'html'; got {_short(suffix)}.")
+        fname = self._name(name, suffix)
+        _check_str(text, "text")
+        if isinstance(data, str):
+            data = data.encode()
+        if not isinstance(data, bytes):
+            raise RnndynError(f"data must be str or bytes; got {type(data).__name__}.")
+        self._files[fname] = data
+        label = html.escape(text or fname)
+        self._parts.append(f'<p class="attachment"><a href="{html.escape(fname)}">{label}</a></p>')
+
     def html(self) -> str:
         """The whole page, as it is written to ``index.html``."""
         _check_str(self.title, "title")

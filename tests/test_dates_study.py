@@ -127,6 +127,18 @@ def test_index_is_self_contained(report):
         assert heading in html
 
 
+@pytest.mark.parametrize("fw", ["keras", "torch"])
+def test_explore_pages_hold_the_encoders_units(fw, report, captures):
+    """The study's interactive pages are rnndyn.analysis pages of the same h: one row per unit."""
+    html = (report / f"explore_{fw}.html").read_text(encoding="utf-8")
+    assert f'href="explore_{fw}.html"' in (report / "index.html").read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    assert not re.search(r'(?:src|href)="https?://', html)  # nothing loaded from outside
+    n_units = captures[fw][0].shape[2]
+    assert n_units == 512
+    assert f"{N} sequences x 50 steps x {n_units} units" in html
+
+
 def test_random_units_are_the_notebooks(summary):
     assert random_units() == [405, 496, 432, 47, 121]
     for fw in ("keras", "torch"):

@@ -101,6 +101,13 @@ def run_framework(
     acc, outs = stages.run(f"{fw}: translate", K.accuracy, model, strings[:n], targets[:n])
     ex_out = K.accuracy(model, strings[n:], targets[n:])[1]
     trained = _measure(traj, model, n, seed, n_boot, stages, fw, "", ("h", "c"), True)
+    explore = stages.run(
+        f"{fw}: interactive page",
+        rnndyn.analysis.page,
+        split(traj, n)[0].select(state="h"),
+        title=f"{fw} encoder of the date translator: explore its units",
+        meta={"framework": fw, "layer": "encoder", "state": "h", "strings": n},
+    )
     units, steps = traj.n_units, traj.n_steps
     del traj
     null = K.untrained(fw, model.input_vocab, model.output_vocab, seed)
@@ -126,4 +133,5 @@ def run_framework(
         },
         "trained": trained,
         "untrained": untrained,
+        "explore": explore,
     }

@@ -172,6 +172,15 @@ def build_report(
     _notebook_part(rep, results, lengths)
     beyond(rep, results)
     dynamics(rep, results)
+    rep.heading("Explore the units")
+    rep.text(
+        "One self-contained interactive page per framework (rnndyn.analysis.page, the page "
+        "`rnndyn analyze` writes for any model): the encoder's h units in a sortable, filterable "
+        "table and on a map of units that behave alike; click a unit for its trajectories (median "
+        "and bands, input and padding apart), step deltas, MSD and VACF."
+    )
+    for fw, r in results.items():
+        rep.attach(f"explore_{fw}", r["explore"], text=f"{fw}: explore the encoder's units")
     rep.heading("Per-unit tables")
     for fw, r in results.items():
         rep.table(

@@ -124,6 +124,7 @@ class FrameworkResult(_Shipped):
     capture: CaptureInfo
     trained: Analysis
     untrained: Analysis
+    explore: str  # the interactive page of the trained encoder's h (rnndyn.analysis.page)
 
 
 #: Framework name -> its results, in the order run.
