@@ -29,16 +29,29 @@ __all__ = [
     "layers",
     "Args",
     "list_plugins",
+    "open_store",
 ]
 
 # Heavier parts load on first use, so that `import rnndyn` stays fast.
-_SUBMODULES = ("physics", "summary", "plugins", "plots", "report", "dynamics", "analysis")
+_SUBMODULES = (
+    "physics",
+    "summary",
+    "plugins",
+    "plots",
+    "report",
+    "dynamics",
+    "analysis",
+    "stream",
+    "distributed",
+    "store",
+)
 _LAZY = {
     "capture": "._capture",
     "iter_capture": "._capture",
     "layers": "._capture",
     "Args": ".adapter",
     "list_plugins": ".plugins",
+    "open_store": ".store",
 }
 
 

@@ -21,7 +21,7 @@ from ._regions import finish
 from ._validation import array_namespace, to_numpy
 from .errors import RnndynError
 
-__all__ = ["averaged", "all_finite", "no_inf_block", "FLOAT_MAX"]
+__all__ = ["averaged", "moments", "from_moments", "all_finite", "no_inf_block", "FLOAT_MAX"]
 
 FLOAT_MAX = float(np.finfo(np.float64).max)
 
@@ -125,16 +125,52 @@ def averaged(
         if return_counts:
             return out[0].map_blocks(no_inf_block, fname, dtype=np.float64), out[1]
         return out.map_blocks(no_inf_block, fname, dtype=np.float64)
+    num, k = moments(states, numerator)
+    if not k.any():
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = finish(num, counts, vector=vector, return_counts=return_counts, post=posts[post])
+        if not _any_inf(out[0] if return_counts else out):
+            return out
+        k = _unit_exponents(states)  # a sum over units overflowed: scale after all
+        with np.errstate(over="ignore", invalid="ignore"):
+            num = numerator(_scaled(states, k))
+    return from_moments(
+        num, k, counts, fname, power=power, vector=vector, return_counts=return_counts, post=post
+    )
+
+
+def moments(states: Any, numerator: Callable[[Any], Any]) -> tuple[Any, np.ndarray]:
+    """``(num, k)``: the numerator of ``states / 2**k`` per unit, ``k`` 0 unless squares over/underflow.
+
+    What a streaming accumulator keeps per batch: numerators of different
+    ``k`` add exactly once brought to a common ``k`` (a power of two).
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         num = numerator(states)
         if all_finite(num) and not _underflows(states, num):
-            out = finish(num, counts, vector=vector, return_counts=return_counts, post=posts[post])
-            if not _any_inf(out[0] if return_counts else out):
-                return out
+            return num, np.zeros(int(states.shape[-1]), np.int64)
         k = _unit_exponents(states)
-        num = numerator(_scaled(states, k))
-        be = get_backend(num)
-        kk: Any = k
+        return numerator(_scaled(states, k)), k
+
+
+def from_moments(
+    num: Any,
+    k: np.ndarray,
+    counts: np.ndarray,
+    fname: str,
+    *,
+    power: int = 2,
+    vector: bool = False,
+    return_counts: bool = False,
+    post: str | None = None,
+) -> Any:
+    """The average of a numerator of states scaled by ``2**-k`` per unit, scaled back.
+
+    Raises when the result itself is beyond float64.
+    """
+    be = get_backend(num)
+    kk: Any = k
+    with np.errstate(over="ignore", invalid="ignore"):
         if vector:  # one common scale for the sum over units
             kk = int(k.max()) if k.size else 0
             num = num * be.asarray(np.ldexp(1.0, power * (k - kk)))

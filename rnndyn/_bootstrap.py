@@ -173,18 +173,6 @@ def _take(x: Any, rows: np.ndarray) -> Any:
     return index_axis(x, rows, axis=0)
 
 
-def _mask_groups(traj: Trajectories, region: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(delta mask (n, T - 1), unit positions)`` per group of units sharing one mask, by direction."""
-    dmask = traj.delta_mask(region)
-    groups = []
-    for cols in traj.direction_groups().values():
-        same: dict[bytes, list[int]] = {}
-        for c in cols:
-            same.setdefault(dmask[:, :, c].tobytes(), []).append(int(c))
-        groups += [(dmask[:, :, g[0]], np.asarray(g)) for g in same.values()]
-    return groups
-
-
 def _weighted(
     x: Any, name: str, C: np.ndarray, region: str, lengths: Any, q: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,32 +194,24 @@ def _weighted(
     traj = as_traj(x, lengths)
     if traj.n_steps < 2:
         raise RnndynError(f"statistic={name!r} needs at least 2 steps; got {traj.n_steps}.")
-    rms = name in ("rms_delta", "area_rms")
+    from .stream import Accumulator  # the per-sequence sums of the metric itself
+
+    metric = "rms_delta" if name in ("rms_delta", "area_rms") else "mean_abs_delta"
     is_area = name.startswith("area")
-    fn = metrics.rms_delta if rms else metrics.mean_abs_delta
-    curve, counts = fn(traj, region=region, return_counts=True)
+    curve, counts = getattr(metrics, metric)(traj, region=region, return_counts=True)
     curve = as64(curve)
-    states = to_numpy(traj.states)
+    acc = Accumulator([metric], regions=region, per_sequence=True).update(traj)
     n, T, U = traj.shape
-    T1, B = T - 1, C.shape[0]
-    per_block = max(1, _BLOCK_BYTES // (8 * B * max(T1, 1)))
-    shape = (U,) if is_area else (T1, U)
+    B = C.shape[0]
+    per_block = max(1, _BLOCK_BYTES // (8 * B * max(T - 1, 1)))
+    shape = (U,) if is_area else (T - 1, U)
     lo, hi = np.empty(shape), np.empty(shape)
-    for mask, cols in _mask_groups(traj, region):
-        # every unit of a group shares its region mask, so the resampled counts too
-        den = np.full((B, T1), float(n)) if mask.all() else C @ mask.astype(np.float64)
-        for c0 in range(0, cols.size, per_block):
-            cb = cols[c0 : c0 + per_block]
-            db = np.diff(np.asarray(states[:, :, cb], dtype=np.float64), axis=1)
-            v = np.where(mask[:, :, None], db * db if rms else np.abs(db), 0.0)
-            num = (C @ v.reshape(n, -1)).reshape(B, T1, cb.size)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                stat = np.where(den[:, :, None] > 0, num / np.maximum(den, 1.0)[:, :, None], np.nan)
-            if rms:
-                stat = np.sqrt(stat)
-            if is_area:
-                stat = area(stat, ~np.isnan(stat), axis=1)
-            lo[..., cb], hi[..., cb] = np.percentile(stat, q, axis=0)
+    for c0 in range(0, U, per_block):
+        cb = np.arange(c0, min(c0 + per_block, U))
+        stat = as64(acc.resampled(C, region, units=cb)[metric])  # (B, T - 1, units of the block)
+        if is_area:
+            stat = area(stat, ~np.isnan(stat), axis=1)
+        lo[..., cb], hi[..., cb] = np.percentile(stat, q, axis=0)
     if is_area:
         curve = area(curve, counts_like(counts, curve.shape) > 0)
     return curve, lo, hi

@@ -10,6 +10,7 @@ into one :class:`Trajectories`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -52,7 +53,9 @@ def capture(
     collate: Callable[[list[Any]], Any] | None = None,
     batch_axis: int | Mapping[int | str, int | None] | None = None,
     forward: Callable[[Any, Any], Any] | None = None,
-) -> Trajectories:
+    sink: Any = None,
+    store: str | os.PathLike | None = None,
+) -> Any:
     """Run ``inputs`` through ``model`` and record recurrent states at every step.
 
     Parameters
@@ -124,11 +127,24 @@ def capture(
         ``forward=lambda model, b: model(b["tokens"], b["hidden"])``. The
         batch is cut from ``inputs`` as above (a tuple is allowed here and
         sliced element by element); what ``forward`` returns is ignored.
+    sink : object with an ``update(trajectories)`` method, optional
+        Stream every batch into it (e.g. a :class:`rnndyn.stream.Accumulator`)
+        and keep no trajectories: memory stays that of one batch however
+        many sequences ``inputs`` holds. ``capture`` then returns ``sink``.
+    store : str or path-like, optional
+        Write every batch into a zarr store at this path (one chunk per batch,
+        see :mod:`rnndyn.store`) and keep no trajectories in memory; returns
+        ``rnndyn.open_store(store)``, states as a lazy dask array. Crash-safe:
+        run the same call again after a crash and it resumes after the last
+        complete batch. A store of another call, or a path that is not an
+        rnndyn store, is refused. Needs inputs rnndyn batches itself (not an
+        iterable of batches).
 
     Returns
     -------
     Trajectories
-        ``states`` of shape ``(n_sequences, n_steps, n_units)``.
+        ``states`` of shape ``(n_sequences, n_steps, n_units)``; ``sink``
+        itself when one is given; the store's (lazy) trajectories with ``store=``.
 
     Raises
     ------
@@ -150,9 +166,35 @@ def capture(
     >>> traj.units["state"].tolist()
     ['h', 'h', 'h', 'z', 'z', 'z']
     """
+    if sink is not None and not callable(getattr(sink, "update", None)):
+        raise RnndynError(
+            f"sink must have an update(trajectories) method, such as rnndyn.stream.Accumulator; got "
+            f"{type(sink).__name__}."
+        )
+    if store is not None and sink is not None:
+        raise RnndynError(
+            "capture(): give sink= or store=, not both (stream the store later with open_store)."
+        )
     run = _prepare(
         model, inputs, layer, state, lengths, batch_size, progress, device, collate, batch_axis, forward
     )
+    if store is not None:
+        from ._store_capture import capture_to_store
+
+        return capture_to_store(
+            store,
+            run,
+            model=model,
+            inputs=inputs,
+            batch_size=int(batch_size),
+            batch_axis=batch_axis,
+            collate=collate,
+            forward=forward,
+        )
+    if sink is not None:
+        for part in run:
+            sink.update(part)
+        return sink
     result = _join(run, run.plan.total)
     raw = run.plan.raw_inputs if run.plan.raw_inputs is not None else _raw_for_split(inputs, run)
     if raw is not None:
@@ -178,7 +220,10 @@ def iter_capture(
 
     For streaming into accumulators or a store without holding every batch
     in memory. Everything is validated before the first batch runs; closing
-    the iterator early closes the adapter (restoring the model).
+    the iterator early closes the adapter (restoring the model). While it
+    runs (from the first batch until exhausted or closed) it holds the model:
+    a capture of the same model from another thread waits for it, so close
+    iterators you stop early.
 
     Examples
     --------
@@ -307,7 +352,7 @@ def _prepare(
         batch_size_given=given,
     )
     splitter = LengthsSplitter(check_lengths_arg(lengths, plan.total))
-    return CaptureRun(adapter, targets, plan, splitter, progress, device, forward, forms=forms)
+    return CaptureRun(adapter, targets, plan, splitter, progress, device, forward, forms=forms, model=model)
 
 
 @contextmanager

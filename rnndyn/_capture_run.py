@@ -6,7 +6,8 @@ adapter :class:`~rnndyn.adapter.Batch` objects (their ``lengths=`` cut to
 fit), checks every part it yields against the batch it came from (sequences,
 steps, units), pads the masked parts of a model that packs its inputs to
 the inputs' step count, and keeps the random streams and the user's
-generators apart.
+generators apart. While it runs it holds its model (:mod:`rnndyn._model_locks`):
+captures of one model object from several threads take turns.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from ._batching import LengthsSplitter, Plan
 from ._inputs import check_input_values, describe_input
+from ._model_locks import ModelHold, hold_capture
 from ._validation import one_line
 from .adapter import Args, Batch
 from .errors import RnndynError
@@ -32,9 +34,36 @@ __all__ = ["CaptureRun", "no_form"]
 _NOTED = "_rnndyn_batch_noted"
 
 
-@dataclass
 class CaptureRun:
-    """One capture: the prepared plan, iterated once into per-batch Trajectories."""
+    """One capture: the prepared plan (the arguments of :class:`_Run`), iterated once into per-batch
+    Trajectories. Its generator refers to the ``_Run`` only: an ``iter_capture`` dropped half-way is
+    closed (the model restored and released) at once, not at the next garbage collection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._state = _Run(*args, **kwargs)
+        self._gen: Iterator[Trajectories] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_state", "_gen"):  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self._state, name)
+
+    def __iter__(self) -> Iterator[Trajectories]:
+        if self._gen is None:
+            self._gen = self._state._run()
+        return self._gen
+
+    def __next__(self) -> Trajectories:
+        return next(iter(self))
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+
+
+@dataclass
+class _Run:
+    """The state of one capture and the generator that runs it (see :class:`CaptureRun`)."""
 
     adapter: Any
     targets: list[tuple[str, str]]
@@ -52,19 +81,7 @@ class CaptureRun:
     n_done: int = 0
     pending: dict[int, Any] = field(default_factory=dict)
     forms: frozenset[str] = frozenset()
-    _gen: Iterator[Trajectories] | None = None
-
-    def __iter__(self) -> Iterator[Trajectories]:
-        if self._gen is None:
-            self._gen = self._run()
-        return self._gen
-
-    def __next__(self) -> Trajectories:
-        return next(iter(self))
-
-    def close(self) -> None:
-        if self._gen is not None:
-            self._gen.close()
+    model: Any = None  # the model captured, held for the run unless the adapter names its own .model
 
     def _feed(self) -> Iterator[Batch]:
         index = 0
@@ -147,9 +164,12 @@ class CaptureRun:
         feeder = self._feed()
         bar = tqdm(total=self.plan.total, disable=not self.progress, unit="seq", desc="rnndyn.capture")
         gen: Any = None
+        held: ModelHold | None = None
         first: Trajectories | None = None
         streams = _Streams()
         try:
+            # captures of one model take turns (a second one waits here, its bar at 0)
+            held = hold_capture(adapter, self.model)
             gen = self._guard(lambda: iter(adapter.capture(feeder, self.targets, device=self.device)))
             k = 0
             while True:
@@ -163,7 +183,9 @@ class CaptureRun:
                 bar.update(part.n_sequences)
                 self.n_done += part.n_sequences
                 k += 1
+                held.pause()
                 yield part
+                held.resume()
             if not self.exhausted:
                 try:
                     next(feeder)
@@ -178,8 +200,12 @@ class CaptureRun:
                 if gen is not None and hasattr(gen, "close"):
                     gen.close()
             finally:
-                feeder.close()
-                bar.close()
+                try:
+                    feeder.close()
+                    bar.close()
+                finally:
+                    if held is not None:
+                        held.release()  # after the adapter restored the model
 
     def _guard(self, step: Callable[[], Any]) -> Any:
         """Run one step of the adapter; name the batch in whatever it raises."""

@@ -48,6 +48,21 @@ class Windows:
     dcount: np.ndarray  # (n_rows, n_groups)
     pcount: np.ndarray  # (n_rows, n_groups)
     dmask: np.ndarray | None = None  # (n_rows, n_groups, n_steps - 1) when not one run per row
+    seq: np.ndarray | None = None  # (n_rows,) the sequence of each row, when a sequence has several
+
+    def row(self, r: int) -> Windows:
+        """The windows of row ``r`` alone (its counts are that row's)."""
+        dmask = None if self.dmask is None else self.dmask[r : r + 1]
+        sl = slice(r, r + 1)
+        return Windows(self.n_steps, self.groups, self.dstart[sl], self.dcount[sl], self.pcount[sl], dmask)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.dstart.shape[0])
+
+    def sequence_of_rows(self) -> np.ndarray:
+        """The sequence each row belongs to, int ``(n_rows,)``."""
+        return np.arange(self.n_rows) if self.seq is None else self.seq
 
     @property
     def n_groups(self) -> int:
@@ -203,7 +218,7 @@ def _windows(
     else:
         pcount = np.where(dcount > 0, dcount + 1, 0)
     rows = np.repeat(np.arange(n), nrows) if several else None
-    return Windows(n_steps, groups, dstart, dcount, pcount), rows
+    return Windows(n_steps, groups, dstart, dcount, pcount, seq=rows), rows
 
 
 def resolve(x: Any, lengths: Any, region: str, name: str = "x", *, runs: bool = True) -> tuple[Any, Windows]:

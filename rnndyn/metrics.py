@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from ._averaging import FLOAT_MAX, all_finite, averaged, no_inf_block
+from ._averaging import FLOAT_MAX, all_finite, no_inf_block
 from ._backends import get_backend
-from ._kernels import BlockKernel, MSDKernel, StartKernel, StepKernel, TwoTimeKernel, VACFKernel, fft_length
-from ._reduce import checked_block, reduce_sequences
+from ._plans import PLANS, run
+from ._reduce import checked_block
 from ._regions import setup
-from ._validation import array_namespace, check_max_lag, to_numpy
+from ._validation import to_numpy
 from .errors import RnndynError
 
 __all__ = [
@@ -106,24 +106,6 @@ def deltas(x: Any, *, region: str = "all", lengths: Any = None) -> Any:
     return d if mask is None else be.nan_outside(d, mask)
 
 
-def _mean(
-    states: Any,
-    kernel: BlockKernel,
-    shape: tuple[int, ...],
-    counts: np.ndarray,
-    fname: str,
-    axes: tuple[int, ...] | None = None,
-    **options: Any,
-) -> Any:
-    """The kernel's numerator (of ``shape``, then axes permuted to ``axes``) averaged by ``counts``."""
-
-    def numerator(s: Any) -> Any:
-        num = reduce_sequences(s, kernel, [shape])[0]
-        return num if axes is None else array_namespace(num).permute_dims(num, axes)
-
-    return averaged(states, numerator, counts, fname, **options)
-
-
 def rms_delta(
     x: Any,
     *,
@@ -161,11 +143,9 @@ def rms_delta(
     >>> rms_delta(x)[:, 0].tolist()
     [3.5355339059327378]
     """
-    states, win, T = setup(x, lengths, region, "rms_delta", 2, vector, flags={"return_counts": return_counts})
-    U = int(states.shape[2])
-    kernel = StepKernel(win, power=2)
-    opts = {"vector": vector, "return_counts": return_counts, "post": "sqrt"}
-    return _mean(states, kernel, (T - 1, U), win.step_counts(), "rms_delta", **opts)
+    return run(
+        PLANS["rms_delta"](x, region=region, lengths=lengths, return_counts=return_counts, vector=vector)
+    )
 
 
 def mean_abs_delta(x: Any, *, region: str = "all", lengths: Any = None, return_counts: bool = False) -> Any:
@@ -185,11 +165,7 @@ def mean_abs_delta(x: Any, *, region: str = "all", lengths: Any = None, return_c
     >>> mean_abs_delta(x)[:, 0].tolist()
     [3.5]
     """
-    states, win, T = setup(x, lengths, region, "mean_abs_delta", 2, flags={"return_counts": return_counts})
-    U = int(states.shape[2])
-    kernel = StepKernel(win, power=1)
-    opts = {"power": 1, "return_counts": return_counts}
-    return _mean(states, kernel, (T - 1, U), win.step_counts(), "mean_abs_delta", **opts)
+    return run(PLANS["mean_abs_delta"](x, region=region, lengths=lengths, return_counts=return_counts))
 
 
 def vacf(
@@ -236,15 +212,8 @@ def vacf(
     >>> vacf(x)[:, 0].tolist()
     [1.0, -1.0, 1.0]
     """
-    flags = {"normalize": normalize, "return_counts": return_counts}
-    states, win, T = setup(x, lengths, region, "vacf", 2, vector, flags=flags, runs=True)
-    max_lag = check_max_lag(max_lag, T - 2, "vacf", T)
-    n_lags, U = max_lag + 1, int(states.shape[2])
-    nfft = fft_length(T - 1, max_lag)
-    kernel = VACFKernel(win, n_lags=n_lags, nfft=nfft)
-    counts = win.lag_counts(n_lags, positions=False)
-    opts = {"vector": vector, "return_counts": return_counts, "post": "normalize" if normalize else None}
-    return _mean(states, kernel, (U, n_lags), counts, "vacf", (1, 0), **opts)
+    opts = {"region": region, "lengths": lengths, "return_counts": return_counts, "vector": vector}
+    return run(PLANS["vacf"](x, max_lag=max_lag, normalize=normalize, **opts))
 
 
 def vacf_two_time(
@@ -275,12 +244,9 @@ def vacf_two_time(
     >>> vacf_two_time(x)[:, :, 0].tolist()
     [[4.0, 6.0], [6.0, 9.0]]
     """
-    flags = {"return_counts": return_counts}
-    states, win, T = setup(x, lengths, region, "vacf_two_time", 2, vector, flags=flags)
-    U = int(states.shape[2])
-    kernel = TwoTimeKernel(win)
-    opts = {"vector": vector, "return_counts": return_counts}
-    return _mean(states, kernel, (U, T - 1, T - 1), win.pair_counts(), "vacf_two_time", (1, 2, 0), **opts)
+    return run(
+        PLANS["vacf_two_time"](x, region=region, lengths=lengths, return_counts=return_counts, vector=vector)
+    )
 
 
 def msd(
@@ -330,16 +296,8 @@ def msd(
     >>> np.round(msd(x)[:, 0], 12).tolist()
     [0.0, 4.0, 16.0, 36.0, 64.0]
     """
-    states, win, T = setup(
-        x, lengths, region, "msd", 1, vector, flags={"return_counts": return_counts}, runs=True
-    )
-    max_lag = check_max_lag(max_lag, T - 1, "msd", T)
-    n_lags, U = max_lag + 1, int(states.shape[2])
-    nfft = fft_length(T, max_lag)
-    kernel = MSDKernel(win, n_lags=n_lags, nfft=nfft)
-    counts = win.lag_counts(n_lags, positions=True)
-    opts = {"vector": vector, "return_counts": return_counts}
-    return _mean(states, kernel, (U, n_lags), counts, "msd", (1, 0), **opts)
+    opts = {"region": region, "lengths": lengths, "return_counts": return_counts, "vector": vector}
+    return run(PLANS["msd"](x, max_lag=max_lag, **opts))
 
 
 def msd_from_start(
@@ -368,9 +326,6 @@ def msd_from_start(
     >>> msd_from_start(x)[:, 0].tolist()
     [0.0, 1.0, 2.0]
     """
-    flags = {"return_counts": return_counts}
-    states, win, T = setup(x, lengths, region, "msd_from_start", 1, vector, flags=flags, runs=True)
-    U = int(states.shape[2])
-    kernel = StartKernel(win)
-    opts = {"vector": vector, "return_counts": return_counts}
-    return _mean(states, kernel, (T, U), win.start_counts(), "msd_from_start", **opts)
+    return run(
+        PLANS["msd_from_start"](x, region=region, lengths=lengths, return_counts=return_counts, vector=vector)
+    )

@@ -269,6 +269,10 @@ class Steps:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Steps is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (e.g. to a Dask worker) through the constructor: the slots are immutable."""
+        return (_rebuild, (self.valid, self.masked, self.orders))
+
     @classmethod
     def from_lengths(
         cls, lengths: Any, n_steps: int, *, masked: Any = False, n_sequences: int | None = None
@@ -383,3 +387,7 @@ class Steps:
         kind = "right-padded" if self.right_padded else "padding anywhere"
         extra = f", explicit orders for {sorted(self.orders)}" if self.orders else ""
         return f"<Steps {n} sequences x {T} steps, {kind}, masked={self.masked}{extra}>"
+
+
+def _rebuild(valid: np.ndarray, masked: Any, orders: dict[Key, np.ndarray]) -> Steps:
+    return Steps(valid, masked=masked, orders=orders)

@@ -21,6 +21,7 @@ import os
 import struct
 from typing import TYPE_CHECKING, Any
 
+from rnndyn._sniff import PICKLE, describe_file
 from rnndyn.errors import RnndynError
 
 if TYPE_CHECKING:
@@ -112,32 +113,15 @@ def load_rnn(path: str | os.PathLike) -> nn.Module:
 
 def _describe(path: str) -> str:
     """What a file that is not one of our safetensors files seems to be (read without loading it)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        return f"unreadable ({exc.strerror})"
-    if not head:
-        return "an empty file"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    what = describe_file(path)
+    if what == PICKLE:
         return "a Python pickle (e.g. torch.save of a model)"
-    if head.startswith(b"PK\x03\x04"):
-        import zipfile
-
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return "a damaged zip archive"
-        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-            return "a TorchScript archive (torch.jit.save)"
-        if any(n.endswith("data.pkl") for n in names):
-            return "a torch.save archive (a pickle inside a zip)"
-        if "config.json" in names:
-            return "a Keras archive (load it with framework='keras')"
-        return "a zip archive"
-    if head.startswith(b"\x89HDF"):
-        return "an HDF5 file (e.g. a Keras .h5 model)"
+    if what == "a Keras archive":
+        return "a Keras archive (load it with framework='keras')"
+    if what:
+        return what
+    with open(path, "rb") as fh:
+        head = fh.read(16)
     if _header(path) is not None:
         return "a safetensors file without rnndyn_torch.save_rnn's metadata (a plain state dict)"
     try:

@@ -30,6 +30,7 @@ PAGES = [
     "docs/summary.md",
     "docs/no-hooks.md",
     "docs/interactive-report.md",
+    "docs/scale.md",
 ]
 # pages whose blocks another test runs (or, for the date study, compiles: running it takes minutes)
 ELSEWHERE = {

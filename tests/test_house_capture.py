@@ -32,6 +32,7 @@ CAPTURE_FLOOR = [
     "_inputs.py",
     "_layout.py",
     "_targets.py",
+    "_model_locks.py",
     "adapter.py",
     "__init__.py",
     *(f"_validation/{p.name}" for p in sorted((ROOT / "rnndyn" / "_validation").glob("*.py"))),

@@ -289,3 +289,19 @@ def test_take_keeps_explicit_orders_and_reports_padding_anywhere():
     assert "padding not only at the end" in repr(traj)
     d = np.diff(sub.states, axis=1)
     np.testing.assert_array_equal(sub.delta_mask("input"), np.abs(d) == REAL)
+
+
+def test_steps_and_trajectories_pickle():
+    """A Dask worker receives Trajectories by pickle: the step model must survive it exactly."""
+    import pickle
+
+    valid = np.array([[1, 1, 0, 1], [0, 1, 1, 1]], bool)
+    order = np.array([[2, 1, 0, 3], [3, 2, 1, 0]])
+    steps = Steps(valid, masked={"enc": True}, orders={("enc", "backward"): order})
+    back = pickle.loads(pickle.dumps(steps))
+    np.testing.assert_array_equal(back.valid, valid)
+    assert back.masked == steps.masked
+    np.testing.assert_array_equal(back.orders[("enc", "backward")], order)
+    traj = Trajectories(np.arange(8.0).reshape(2, 4, 1), steps=Steps(valid))
+    again = pickle.loads(pickle.dumps(traj))
+    np.testing.assert_array_equal(again.delta_mask("input"), traj.delta_mask("input"))

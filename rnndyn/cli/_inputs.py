@@ -16,7 +16,6 @@ the padding is known; nothing is padded or dropped silently.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zipfile
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .._manifest import sha256
 from ..errors import RnndynError
 
 __all__ = ["Inputs", "read_inputs", "read_vocab", "encode_lines", "sha256_file"]
@@ -48,11 +48,7 @@ class Inputs:
 
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256(Path(path))
 
 
 def _is_pickle(path: Path) -> bool:

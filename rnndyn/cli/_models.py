@@ -17,9 +17,9 @@ import importlib
 import os
 import re
 import sys
-import zipfile
 from typing import Any
 
+from .._sniff import PICKLE, TORCH_SAVE, TORCHSCRIPT, describe_file
 from ..errors import PluginError, RnndynError
 from ._errors import UsageProblem
 
@@ -55,32 +55,19 @@ def loaders() -> list[tuple[str, str]]:
 
 def sniff(path: str) -> str:
     """What a file seems to be, from its first bytes (for error messages; nothing is loaded)."""
-    if os.path.isdir(path):
-        return "a folder"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8)
-    except OSError:
-        return "unreadable"
-    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+    what = describe_file(path)
+    if what == PICKLE:
         return "a Python pickle (refused: unpickling can run code; nothing was unpickled)"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return "a damaged zip archive"
-        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
-            return (
-                "a TorchScript archive (not capturable: PyTorch refuses forward hooks on scripted modules; "
-                "save the state dict as safetensors and use MODULE:FACTORY --weights)"
-            )
-        if any(n.endswith("data.pkl") for n in names):
-            return "a torch.save archive (a pickle inside a zip: refused, nothing was unpickled)"
-        return "a zip archive"
-    if head.startswith(b"\x89HDF"):
-        return "an HDF5 file"
-    return ""
+    if what == TORCHSCRIPT:
+        return (
+            "a TorchScript archive (not capturable: PyTorch refuses forward hooks on scripted modules; "
+            "save the state dict as safetensors and use MODULE:FACTORY --weights)"
+        )
+    if what == TORCH_SAVE:
+        return "a torch.save archive (a pickle inside a zip: refused, nothing was unpickled)"
+    if what.startswith("unreadable"):
+        return "unreadable"
+    return "" if what == "an empty file" else what
 
 
 def _load_path(path: str, framework: str | None) -> Any:

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from .._store_codec import inputs_arrays, units_columns, units_frame
 from ..errors import RnndynError
 from ..steps import Steps
 from ..trajectories import Trajectories
@@ -43,25 +43,6 @@ __all__ = ["FORMAT", "save", "load", "is_store", "check_out"]
 
 #: The marker of an rnndyn trajectory file (key ``rnndyn_format``).
 FORMAT = "rnndyn-trajectories/1"
-
-
-def _str_array(values: Any) -> np.ndarray:
-    return np.asarray([str(v) for v in values], dtype=str) if len(values) else np.zeros(0, dtype="<U1")
-
-
-def _inputs_arrays(inputs: Any) -> tuple[str, dict[str, np.ndarray]]:
-    if inputs is None:
-        return "none", {}
-    items = list(inputs)
-    if all(isinstance(v, str) for v in items):
-        return "str", {"inputs": _str_array(items)}
-    try:
-        arrays = [np.asarray(v) for v in items]
-    except Exception:  # noqa: BLE001 - anything not array-like is not stored
-        return "dropped", {}
-    if arrays and all(a.dtype.kind in "biuf" and a.shape == arrays[0].shape for a in arrays):
-        return "arrays", {"inputs": np.stack(arrays)}
-    return "dropped", {}
 
 
 def is_store(path: str | os.PathLike) -> bool:
@@ -146,20 +127,13 @@ def save(
         "states": states,
         "valid": np.asarray(traj.steps.valid),
     }
-    columns = [str(c) for c in traj.units.columns]
-    dtypes = {}
-    for i, col in enumerate(columns):
-        series = traj.units[col]
-        values = series.to_numpy()
-        arr = _str_array(values) if values.dtype.kind in "OUST" else np.asarray(values)
-        if arr.dtype.kind not in "biufUS":
-            raise RnndynError(f"unit column {col!r} has dtype {series.dtype}, which the .npz cannot hold.")
+    columns, dtypes, unit_arrays = units_columns(traj.units)
+    for i, arr in enumerate(unit_arrays):
         arrays[f"units.{i}"] = arr
-        dtypes[col] = str(series.dtype)
     keys = [list(k) for k in traj.steps.orders]
     for i, order in enumerate(traj.steps.orders.values()):
         arrays[f"orders.{i}"] = np.asarray(order)
-    kind, inputs = _inputs_arrays(traj.inputs)
+    kind, inputs = inputs_arrays(traj.inputs)
     arrays.update(inputs)
     if model_inputs is not None:
         arrays["model_inputs"] = np.asarray(model_inputs)
@@ -209,11 +183,8 @@ def load(path: str | os.PathLike) -> tuple[Trajectories, dict[str, Any]]:
             header = json.loads(str(npz["header"]))
             states = npz["states"]
             valid = npz["valid"]
-            units = pd.DataFrame(
-                {
-                    col: pd.Series(npz[f"units.{i}"]).astype(header["dtypes"][col])
-                    for i, col in enumerate(header["units"])
-                }
+            units = units_frame(
+                header["units"], header["dtypes"], [npz[f"units.{i}"] for i in range(len(header["units"]))]
             )
             orders = {(k[0], k[1]): npz[f"orders.{i}"] for i, k in enumerate(header["orders"])}
             inputs: Any = None
