@@ -28,6 +28,8 @@ __all__ = [
     "load",
     "untrained",
     "capture_encoder",
+    "torch_encoder",
+    "encoder_model",
     "accuracy",
 ]
 
@@ -133,6 +135,15 @@ def _torch_encoder(model: Any) -> Any:
             return self.encoder(self._one_hot(chars))[0]
 
     return EncoderOnly(model).eval()
+
+
+def torch_encoder(weights_dir: str | None = None) -> Any:
+    """The shipped PyTorch translator's encoder alone, loaded from ``weights_dir``.
+
+    A zero-argument factory once bound (``functools.partial(torch_encoder, path)``):
+    what :func:`rnndyn.distributed.accumulate` builds on each Dask worker.
+    """
+    return _torch_encoder(M.load_torch(weights_dir))
 
 
 def encoder_model(framework: str, model: Any) -> Any:

@@ -4,7 +4,9 @@ Each group (``h`` or ``c``, forward or backward) is analysed in its own
 processing order (:meth:`rnndyn.Trajectories.processing_order`: the backward
 LSTM reads the padding first), with its region masks from
 :meth:`rnndyn.Trajectories.delta_mask` and one bootstrap resample matrix
-shared by every number (see :mod:`examples.dates._study_stats`).
+shared by every number (see :mod:`examples.dates._study_stats`). The
+per-string sums are rnndyn's own statistic kept per string
+(:class:`rnndyn.stream.Accumulator` with ``per_sequence=True``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 import rnndyn
+from rnndyn.stream import Accumulator
 
 from . import _study_stats as S
 from ._study_msd import msd_region
@@ -57,6 +60,13 @@ def _area_split(C: np.ndarray, a_in: np.ndarray, a_pad: np.ndarray) -> dict:
     }
 
 
+def _rows(acc: Accumulator, metric: str, region: str) -> np.ndarray:
+    """Every string's numerator of ``metric`` in ``region``, float64 ``(n, T - 1, U)`` at its true scale."""
+    num, k, _ = acc.rows(metric, region)
+    power = 1 if metric == "mean_abs_delta" else 2
+    return np.asarray(num, dtype=np.float64) * np.ldexp(1.0, power * k)
+
+
 def analyze_group(
     main: rnndyn.Trajectories,
     state: str,
@@ -67,28 +77,26 @@ def analyze_group(
 ) -> GroupAnalysis:
     """Every number of one state and direction; ``target``: its units' values at the padding fixed point."""
     P = group_units(main, state, direction).processing_order()
-    x = np.asarray(P.states)  # float32 as captured: deltas of float32 values are exact enough
+    x = np.asarray(P.states)
     n, T, U = x.shape
     masks = {r: np.ascontiguousarray(P.delta_mask(r)[:, :, 0]) for r in REGIONS}  # shared by the units
     m_in, m_pad = masks["input"], masks["padding"]
-    d = np.diff(x, axis=1)
-    absd = np.abs(d)
-    a_in = np.einsum("itu,it->iu", absd, m_in, dtype=np.float64)  # per string and unit
-    a_pad = np.einsum("itu,it->iu", absd, m_pad, dtype=np.float64)
-    del absd
-    d2 = np.square(d, out=d)
-    e = d2.mean(2, dtype=np.float64)  # (n, T-1): mean square delta over units, per string and step
+    # rnndyn's statistic kept per string: squared and absolute deltas per string, step and unit
+    acc = Accumulator(["rms_delta", "mean_abs_delta"], regions=REGIONS, per_sequence=True).update(P)
+    sq = {r: _rows(acc, "rms_delta", r) for r in REGIONS}  # (n, T-1, U): w d^2
+    a_in = _rows(acc, "mean_abs_delta", "input").sum(1)  # per string and unit: sum of |delta|
+    a_pad = _rows(acc, "mean_abs_delta", "padding").sum(1)
+    e = (sq["input"] + sq["padding"]).mean(2)  # (n, T-1): mean square delta over units (every delta is one)
     step_rms = np.sqrt(e.mean(0))
     s_in, n_in = (e * m_in).sum(1), m_in.sum(1).astype(float)
     s_pad, n_pad = (e * m_pad).sum(1), m_pad.sum(1).astype(float)
     io_ratio = S.ratio(C, s_in, n_in, s_pad, n_pad)
     rms_in = S.interval(np.sqrt(s_in.sum() / n_in.sum()), np.sqrt((C @ s_in) / (C @ n_in)))
     rms_pad = S.interval(np.sqrt(s_pad.sum() / n_pad.sum()), np.sqrt((C @ s_pad) / (C @ n_pad)))
-    q_in = np.einsum("itu,it->iu", d2, m_in, dtype=np.float64)  # per string and unit
-    q_pad = np.einsum("itu,it->iu", d2, m_pad, dtype=np.float64)
+    q_in, q_pad = sq["input"].sum(1), sq["padding"].sum(1)  # per string and unit
     u_in = np.sqrt(q_in.sum(0) / m_in.sum())
     u_pad = np.sqrt(q_pad.sum(0) / m_pad.sum())
-    del d, d2
+    del sq, acc
     with np.errstate(divide="ignore", invalid="ignore"):
         u_ratio = u_in / u_pad
     per_unit_ratio = S.unit_ratio_distribution(C, q_in, n_in, q_pad, n_pad)

@@ -5,8 +5,8 @@ the regime and both diffusion coefficients follow from them exactly as
 :func:`rnndyn.physics.msd_exponent` and
 :func:`rnndyn.physics.diffusion_coefficient` compute them
 (``tests/test_dates_study.py`` checks that they agree). With bootstrap the
-MSD comes from per-string sums (:func:`examples.dates._study_stats.msd_sums`)
-so that every resample is one matrix product.
+MSD comes from :class:`rnndyn.stream.Accumulator` kept per string
+(``per_sequence=True``): every resample is one weighted sum of its rows.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 
 import rnndyn
 from rnndyn import metrics, physics
+from rnndyn.stream import Accumulator
 
 from . import _study_stats as S
 from ._study_types import Arrays, Numbers
@@ -51,9 +52,9 @@ def msd_region(
     """
     lo, hi = _window(dmask, region)
     lags = np.arange(lo, hi + 1)
-    if boot:  # per-string sums, pooled: the same estimator as rnndyn.metrics.msd (float32 sums)
-        num, cnt = S.msd_sums(x, dmask, hi)
-        msd = num.sum(0) / np.maximum(cnt.sum(0), 1)[:, None]
+    if boot:  # rnndyn's own statistic, kept per string: every resample is one weighted sum of rows
+        acc = Accumulator(["msd"], max_lag=hi, regions=region, per_sequence=True).update(P)
+        msd = np.asarray(acc.result()["msd"], dtype=np.float64)
     else:
         msd = np.asarray(metrics.msd(P, max_lag=hi, region=region), dtype=np.float64)
     c = np.asarray(metrics.vacf(P, max_lag=hi, region=region), dtype=np.float64)
@@ -98,16 +99,14 @@ def msd_region(
             "vacf1_median": float(np.nanmedian(vacf[1])) if vacf.shape[0] > 1 else float("nan"),
         }
         if boot:
-            b_num = (C @ num.reshape(num.shape[0], -1)).reshape(C.shape[0], hi + 1, -1)
-            b_cnt = C @ cnt
-            b_msd = b_num / np.where(b_cnt > 0, b_cnt, np.nan)[:, :, None]
+            b_msd = acc.resampled(C)["msd"]  # (resamples, hi + 1, units), NaN where a lag has no pair
             b_alpha = S.loglog_slope(b_msd[:, lo : hi + 1], lags)
             b_regime = physics.classify_regime(b_alpha)
             numbers["alpha_median"] = S.interval(np.nanmedian(alpha), np.nanmedian(b_alpha, axis=1))
             numbers["regime_fraction"] = {
                 r: S.interval(np.mean(regime == r), np.mean(b_regime == r, axis=1)) for r in shown
             }
-            numbers["pairs"] = int(cnt[:, hi].sum())
+            numbers["pairs"] = int(acc.result(return_counts=True)["msd"][1][hi, 0])
             arrays["msd_median"] = np.nanmedian(msd, axis=1)
             arrays["msd_band"] = S.band(np.nanmedian(b_msd, axis=2))
     per_unit = {

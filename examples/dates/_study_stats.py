@@ -5,9 +5,11 @@ one integer matrix ``C`` of shape ``(n_boot, n_strings)`` -- how often each
 string is drawn in each resample -- turns every resample into one matrix
 product ``C @ per_string_sums``; no Python loop over resamples or strings.
 
-rnndyn's metrics return sums pooled over sequences; a resample needs them
-per string. :func:`msd_sums` and :func:`relaxation_deviation` therefore keep
-the per-string terms of :func:`rnndyn.metrics.msd` and
+The per-string sums of the metrics (squared and absolute deltas, MSD
+numerators and pair counts) come from rnndyn itself:
+:class:`rnndyn.stream.Accumulator` with ``per_sequence=True``. Relaxation
+curves are not among rnndyn's streaming metrics, so
+:func:`relaxation_deviation` keeps the per-string terms of
 :func:`rnndyn.physics.relaxation_curve`, and :func:`fit_log_linear` fits
 every resample's curve at once as :func:`rnndyn.physics.relaxation_time`
 fits one; the study reports how far the full-data values are from the
@@ -32,7 +34,6 @@ __all__ = [
     "unit_ratio_distribution",
     "median_and_share",
     "spearman",
-    "msd_sums",
     "loglog_slope",
     "relaxation_deviation",
     "fit_log_linear",
@@ -124,49 +125,6 @@ class _quiet:
 
     def __exit__(self, *exc: Any) -> None:
         self._w.__exit__(*exc)
-
-
-def msd_sums(x: np.ndarray, dmask: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-string numerators and pair counts of the time-origin averaged MSD.
-
-    Parameters
-    ----------
-    x : array (n, T, U), float
-        States of units that share one region mask (computed in float32:
-        enough for bootstrap intervals; the estimates come from rnndyn).
-    dmask : bool array (n, T - 1)
-        Deltas inside the region (one contiguous run per string).
-    max_lag : int
-
-    Returns
-    -------
-    num : (n, max_lag + 1, U) -- ``sum_t (x[t+m] - x[t])**2`` over pairs in the region
-    cnt : (n, max_lag + 1) -- number of such pairs
-
-    ``num.sum(0) / cnt.sum(0)[:, None]`` is :func:`rnndyn.metrics.msd` with
-    the same region.
-
-    Examples
-    --------
-    >>> x = np.arange(4.0).reshape(1, 4, 1)          # x = t
-    >>> num, cnt = msd_sums(x, np.ones((1, 3), bool), 2)
-    >>> (num[0, :, 0] / np.maximum(cnt[0], 1)).tolist()
-    [0.0, 1.0, 4.0]
-    """
-    n, T, U = x.shape
-    cs = np.zeros((n, T), dtype=np.int64)
-    np.cumsum(dmask, axis=1, out=cs[:, 1:])
-    xs = np.asarray(x, dtype=np.float32)
-    buf = np.empty((n, T, U), dtype=np.float32)
-    num = np.zeros((n, max_lag + 1, U))
-    cnt = np.zeros((n, max_lag + 1))
-    for m in range(1, max_lag + 1):
-        pm = ((cs[:, m:] - cs[:, :-m]) == m).astype(np.float32)  # (n, T - m)
-        dx = np.subtract(xs[:, m:], xs[:, :-m], out=buf[:, : T - m])
-        np.square(dx, out=dx)
-        num[:, m] = np.matmul(pm[:, None, :], dx)[:, 0]
-        cnt[:, m] = pm.sum(axis=1)
-    return num, cnt
 
 
 def loglog_slope(curve: np.ndarray, lags: np.ndarray) -> np.ndarray:
