@@ -344,3 +344,42 @@ def test_an_interrupted_analyze_leaves_no_half_written_report(lstm, tmp_path, mo
     after = {p.relative_to(tmp_path): p.read_bytes() for p in (tmp_path / "report").rglob("*") if p.is_file()}
     assert after == before  # the earlier report is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "t.npz"]  # no temporary folder left
+
+
+def test_capture_into_a_zarr_store_then_analyze_and_summary(tmp_path):
+    """--out RUN.zarr writes the resumable store; analyze and summary read it like a .npz."""
+    import json
+
+    from click.testing import CliRunner
+    from rnndyn_numpyrnn import NumpyRNN
+
+    from rnndyn.cli import cli
+
+    model = NumpyRNN.random(n_inputs=2, n_units=3, seed=4)
+    model_path = tmp_path / "model.npz"
+    model.save(model_path)
+    x = np.random.default_rng(0).normal(size=(9, 6, 2))
+    np.save(tmp_path / "x.npy", x)
+    runner = CliRunner()
+    args = ["capture", str(model_path), str(tmp_path / "x.npy"), "--batch-size", "4"]
+    res = runner.invoke(cli, [*args, "--out", str(tmp_path / "run.zarr")])
+    assert res.exit_code == 0, res.output
+    again = runner.invoke(cli, [*args, "--out", str(tmp_path / "run.zarr")])  # the same call: nothing to do
+    assert again.exit_code == 0, again.output
+    want = rnndyn.capture(model, x, batch_size=4, progress=False)
+    np.testing.assert_array_equal(np.asarray(rnndyn.open_store(tmp_path / "run.zarr").states), want.states)
+    res = runner.invoke(cli, ["summary", str(tmp_path / "run.zarr"), "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    ref = rnndyn.summary.unit_summary(want)
+    table = pd.DataFrame(got["units"]).set_index("unit")
+    np.testing.assert_allclose(
+        table["area_mean_abs"].to_numpy(float), ref["area_mean_abs"].to_numpy(float), rtol=1e-12
+    )
+    res = runner.invoke(cli, ["analyze", str(tmp_path / "run.zarr"), "--out", str(tmp_path / "report")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "report" / "index.html").is_file()
+    other = runner.invoke(
+        cli, [*args[:2], str(tmp_path / "x.npy"), "--batch-size", "3", "--out", str(tmp_path / "run.zarr")]
+    )
+    assert other.exit_code != 0 and "batch" in other.output

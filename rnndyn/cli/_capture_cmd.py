@@ -58,7 +58,13 @@ Example (from the repository root; dates.txt holds one date per line):
 @click.argument("inputs", type=click.Path(exists=True, dir_okay=False))
 @click.option("--layer", help="Recurrent layer to record (see `rnndyn layers MODEL`); default: the only one.")
 @click.option("--state", "state", default="h", show_default=True, help="States to record, comma-separated.")
-@click.option("--out", required=True, type=click.Path(), help="The trajectory file to write (.npz).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Where to write: FILE.npz (a trajectory file) or RUN.zarr (a resumable store: run the same "
+    "command again to continue an interrupted capture).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Sequences per batch (default 256).")
 @click.option("--key", help="Array of a .npz INPUTS to feed the model (needed when it holds several).")
 @click.option(
@@ -116,7 +122,8 @@ def capture(
     your own code that builds it (with --weights W.safetensors for PyTorch).
     INPUTS is a .npy/.npz array of what the model reads (never a pickle) or a
     text file of one sequence per line with --vocab. The trajectories,
-    lengths, unit table and provenance are written to the .npz --out.
+    lengths, unit table and provenance are written to the .npz --out, or
+    batch by batch to a crash-safe zarr store when --out ends with .zarr.
     """
     from .. import capture as rnndyn_capture
     from . import _store
@@ -130,8 +137,9 @@ def capture(
         )
     if steps is not None and vocab is None:
         raise click.BadParameter("--steps pads text lines; it goes with --vocab.", param_hint="--steps")
+    zarr = out.rstrip("/\\").endswith(".zarr")
     try:
-        dest = _store.check_out(out, overwrite=overwrite)
+        dest = Path(out).absolute() if zarr else _store.check_out(out, overwrite=overwrite)
     except RnndynError as exc:
         raise UsageProblem(str(exc)) from None
     data = read_inputs(
@@ -154,7 +162,23 @@ def capture(
     layer = check_target(table, layer, states)
     if progress is None:
         progress = sys.stderr.isatty()
-    extra = {} if batch_size is None else {"batch_size": batch_size}
+    extra: dict[str, Any] = {} if batch_size is None else {"batch_size": batch_size}
+    if zarr:  # the resumable store: the same command again continues an interrupted capture
+        traj = rnndyn_capture(
+            net,
+            data.array,
+            layer=layer,
+            state=states,
+            lengths=data.lengths,
+            progress=progress,
+            store=dest,
+            **extra,
+        )
+        n, T, U = traj.shape
+        click.echo(
+            f"wrote {out}: {n} sequences x {T} steps x {U} units (layer {layer}, states {','.join(states)})"
+        )
+        return
     traj = rnndyn_capture(
         net, data.array, layer=layer, state=states, lengths=data.lengths, progress=progress, **extra
     )
@@ -194,7 +218,7 @@ Example (dates.npz written by the `rnndyn capture` example):
   rnndyn analyze dates.npz --out dates-report --title "Date encoder"
 """,
 )
-@click.argument("store", type=click.Path(exists=True, dir_okay=False))
+@click.argument("store", type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(), help="Folder to write the report to.")
 @click.option("--title", help="Title of the report (default: from the model and layer).")
 @click.option(
@@ -216,7 +240,8 @@ def analyze(store: str, out: str, title: str | None, overwrite: bool) -> None:
     _check_report_out(out, overwrite)
     traj, meta = _store.load(store)
     meta = dict(meta)
-    meta["store"] = {"file": Path(store).name, "sha256": sha256_file(store)}
+    if Path(store).is_file():
+        meta["store"] = {"file": Path(store).name, "sha256": sha256_file(store)}
     from ..analysis import analyze as write_analysis
 
     with warnings.catch_warnings(record=True) as caught:

@@ -163,16 +163,22 @@ def save(
 
 
 def load(path: str | os.PathLike) -> tuple[Trajectories, dict[str, Any]]:
-    """Read a trajectory file written by ``rnndyn capture``: ``(Trajectories, meta)``.
+    """Read a trajectory file or zarr store written by ``rnndyn capture``: ``(Trajectories, meta)``.
 
-    Nothing is unpickled (``allow_pickle=False``); a file that is not an
-    rnndyn trajectory file is refused with a message saying what it is.
+    A store (a folder) is read into memory, every chunk checked. Nothing is
+    unpickled (``allow_pickle=False``); a file that is not an rnndyn
+    trajectory file is refused with a message saying what it is.
     See :func:`save` for an example.
     """
     text = os.fspath(path)
+    if os.path.isdir(text):  # a zarr store written by `rnndyn capture --out RUN.zarr`
+        from ..store import open_store, store_info
+
+        traj = open_store(text)  # checked chunk by chunk as it is read
+        info = store_info(text)
+        return traj._replace(states=np.asarray(traj.states)), {"store": info}
     if not os.path.isfile(text):
-        what = "a folder" if os.path.isdir(text) else "no such file"
-        raise RnndynError(f"{text}: {what}; give a trajectory file written by `rnndyn capture --out`.")
+        raise RnndynError(f"{text}: no such file; give a trajectory file written by `rnndyn capture --out`.")
     if not is_store(text):
         raise RnndynError(
             f"{text} is not an rnndyn trajectory file (no {FORMAT!r} marker); write one with "

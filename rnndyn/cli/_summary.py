@@ -83,7 +83,7 @@ Example (dates.npz written by the `rnndyn capture` example):
   rnndyn summary dates.npz --top 5 --sort msd_exponent
 """,
 )
-@click.argument("store", type=click.Path(exists=True, dir_okay=False))
+@click.argument("store", type=click.Path(exists=True))
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="Units to show.")
 @click.option("--sort", default="area_mean_abs", show_default=True, help="Column to rank the units by.")
 @click.option("--ascending", is_flag=True, help="Smallest first (default: largest first).")
