@@ -130,3 +130,13 @@ def test_the_tutorial_session_runs(tmp_path, monkeypatch):
         runner.run(test, out=report.append)
     assert runner.tries >= 10 and runner.failures == 0, "".join(report)
     assert (tmp_path / "elman.npz").exists()
+
+
+def test_every_untitled_python_block_runs():
+    """The page's other Python blocks run in order (definitions are defined, examples assert)."""
+    blocks = [body for info, body in fenced_blocks() if info.split() == ["python"]]
+    assert len(blocks) >= 8
+    namespace: dict = {"__name__": "plugins_md"}
+    for body in blocks:
+        exec(compile(body, "docs/plugins.md", "exec"), namespace)
+    namespace["test_the_contract"](None)  # the kit's example test, run for real
