@@ -41,7 +41,8 @@ def _unit_max(states: Any, units: np.ndarray | None = None) -> np.ndarray:
     be = get_backend(states)
     if units is not None:
         states = be.take(states, units, axis=2)
-    return to_numpy(be.xp.max(be.xp.abs(be.f64(states)), axis=(0, 1)))
+    # exact in the states' own dtype (no float64 copy of the whole array): |x| and max do not round
+    return np.asarray(to_numpy(be.xp.max(be.xp.abs(states), axis=(0, 1))), dtype=np.float64)
 
 
 def _unit_exponents(states: Any) -> np.ndarray:

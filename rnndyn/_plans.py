@@ -51,6 +51,10 @@ class Plan:
         num = reduce_sequences(states, self.kernel, [self.shape])[0]
         return self._permuted(num)
 
+    def zero_numerator(self) -> Any:
+        """A numerator of zeros (a region without pairs), as :meth:`numerator` would shape it."""
+        return self._permuted(get_backend(self.states).zeros(self.shape))
+
     def _permuted(self, num: Any) -> Any:
         return num if self.axes is None else array_namespace(num).permute_dims(num, self.axes)
 

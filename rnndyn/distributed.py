@@ -16,11 +16,12 @@ twice. Needs the ``dask`` extra: ``pip install 'rnndyn[dask]'``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -168,6 +169,7 @@ def accumulate(
             _pickled(capture_options[name], name)
     with ExitStack() as stack:
         if client is None:
+            stack.enter_context(_no_malloc_trim())
             cluster = stack.enter_context(
                 dist.LocalCluster(
                     processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"
@@ -376,3 +378,19 @@ def _run(
     except BaseException:
         client.cancel(every)
         raise
+
+
+@contextlib.contextmanager
+def _no_malloc_trim() -> Iterator[None]:
+    """Start workers without Dask's ``MALLOC_TRIM_THRESHOLD_`` (set by its nannies).
+
+    That variable turns off glibc's adaptive mmap threshold, so every large
+    temporary of a capture is mapped and unmapped again: measured 2.4x slower
+    per shard (``benchmarks/scale.py``, docs/performance.md).
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        yield

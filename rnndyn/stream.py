@@ -171,8 +171,11 @@ class Accumulator:
                 if metric in _LAGGED:
                     kw["max_lag"] = self._lags.get(metric, self.max_lag)
                 plan = PLANS[metric](traj, **kw)
-                num, k = moments(plan.states, plan.numerator)
                 counts = np.asarray(plan.counts, np.int64)
+                if counts.any():
+                    num, k = moments(plan.states, plan.numerator)
+                else:  # no pair in the region (msd_from_start in the padding): exactly 0, no pass
+                    num, k = plan.zero_numerator(), np.zeros(int(plan.states.shape[-1]), np.int64)
                 sums[(metric, region)] = _Sum(num, k, counts, plan.power, plan.post)
                 if metric in _LAGGED:
                     self._lags.setdefault(metric, int(plan.shape[1]) - 1)

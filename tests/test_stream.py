@@ -261,3 +261,22 @@ def test_per_sequence_rows_make_every_bootstrap_resample(layout):
         fed(traj, []).rows("msd")
     with pytest.raises(RnndynError, match="weights must have shape"):
         acc.resampled(C[:, :5], "input")
+
+
+def test_a_region_without_pairs_costs_no_copy_of_the_batch():
+    """msd_from_start in the padding has no (0, t) pair: NaN everywhere, and no float64 copy of the states."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).standard_normal((200, 30, 64)).astype(np.float32).cumsum(axis=1)
+    lengths = np.random.default_rng(1).integers(5, 25, 200)
+    traj = Trajectories(x, lengths=lengths)
+    acc = Accumulator(["msd_from_start"], regions="padding")
+    tracemalloc.start()
+    acc.update(traj.take(np.arange(100)))
+    acc.update(traj.take(np.arange(100, 200)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    got = acc.result()["msd_from_start"]
+    want = metrics.msd_from_start(traj, region="padding")
+    assert got.shape == want.shape and np.isnan(got).all() and np.isnan(want).all()
+    assert peak < 100 * 30 * 64 * 8, f"peak {peak} bytes: a float64 copy of a batch was made"
