@@ -119,6 +119,7 @@ class Accumulator:
     per_sequence: bool = False
     n_sequences: int = field(default=0, init=False)
     n_steps: int | None = field(default=None, init=False)
+    dtype: str | None = field(default=None, init=False)  # of the states accumulated
     units: pd.DataFrame | None = field(default=None, init=False, repr=False)
     _lags: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _sums: dict[Key, _Sum] = field(default_factory=dict, init=False, repr=False)
@@ -158,6 +159,7 @@ class Accumulator:
         if self.units is None:
             self.units = traj.units.reset_index(drop=True)
             self.n_steps = traj.n_steps
+            self.dtype = _dtype(traj)
         self.n_sequences += traj.n_sequences
         return self
 
@@ -197,6 +199,11 @@ class Accumulator:
                 f"Accumulator: this batch has {traj.n_steps} steps, the earlier ones {self.n_steps}; every "
                 "batch must have the same steps (pad them alike: capture() does)."
             )
+        if _dtype(traj) != self.dtype:
+            raise RnndynError(
+                f"Accumulator: this batch's states are {_dtype(traj)}, the earlier ones {self.dtype}; "
+                "feed one accumulator states of one dtype (e.g. traj.astype(...) first)."
+            )
         if not _same_units(traj.units, self.units):
             raise RnndynError(
                 "Accumulator: this batch's units differ from the earlier batches' "
@@ -217,6 +224,8 @@ class Accumulator:
         if self.units is not None and other.units is not None:
             if self.n_steps != other.n_steps:
                 raise RnndynError(f"cannot merge accumulators of {self.n_steps} and {other.n_steps} steps.")
+            if self.dtype != other.dtype:
+                raise RnndynError(f"cannot merge accumulators of {self.dtype} and {other.dtype} states.")
             if not _same_units(self.units, other.units):
                 raise RnndynError(
                     f"cannot merge accumulators of different units: {_unit_diff(other.units, self.units)}."
@@ -232,7 +241,7 @@ class Accumulator:
             key: self._rows.get(key, []) + other._rows.get(key, []) for key in self._rows | other._rows
         }
         first = self if self.units is not None else other
-        out.units, out.n_steps = first.units, first.n_steps
+        out.units, out.n_steps, out.dtype = first.units, first.n_steps, first.dtype
         out._lags = {**other._lags, **self._lags}
         out.n_sequences = self.n_sequences + other.n_sequences
         for key in set(self._sums) | set(other._sums):
@@ -333,6 +342,7 @@ class Accumulator:
             "max_lag": np.array(-1 if self.max_lag is None else int(self.max_lag)),
             "n_sequences": np.array(self.n_sequences),
             "n_steps": np.array(self.n_steps),
+            "dtype": np.array(self.dtype),
             "lags": np.array([self._lags.get(m, -1) for m in self.metrics]),
         }
         for col in self.units.columns:
@@ -359,6 +369,7 @@ class Accumulator:
                 bool(d["vector"]),
             )
             acc.n_sequences, acc.n_steps = int(d["n_sequences"]), int(d["n_steps"])
+            acc.dtype = str(np.asarray(d["dtype"]))
             acc._lags = {m: int(v) for m, v in zip(acc.metrics, d["lags"], strict=True) if int(v) >= 0}
             cols = [k.split("/", 1)[1] for k in d if k.startswith("units/")]
             acc.units = pd.DataFrame({c: np.asarray(d[f"units/{c}"]) for c in cols})
@@ -418,3 +429,8 @@ def _per_sequence(plan: Any, n: int) -> _Sum:
     c = np.zeros((n, *counts.shape[1:]), np.int64)
     np.add.at(c, seq, counts)
     return _Sum(be.asarray(out), common, c, plan.power, plan.post)
+
+
+def _dtype(traj: Trajectories) -> str:
+    """The states' dtype by name (``"float32"``), whatever the array library."""
+    return str(traj.states.dtype).rsplit(".", 1)[-1]

@@ -225,6 +225,10 @@ def test_bad_input_names_the_difference():
         acc + Accumulator(["msd"], regions="input").update(traj)
     with pytest.raises(RnndynError, match="4 and 9 steps"):
         Accumulator(["msd"]).update(traj.states[:, :4]) + acc
+    with pytest.raises(RnndynError, match="states are float32, the earlier ones float64"):
+        acc.update(traj.states.astype(np.float32))
+    with pytest.raises(RnndynError, match="float64 and float32 states"):
+        acc + Accumulator(["msd"]).update(traj.states.astype(np.float32))
     with pytest.raises(RnndynError, match="no batch yet"):
         Accumulator().result()
     with pytest.raises(RnndynError, match="was not accumulated"):
