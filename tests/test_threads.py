@@ -11,9 +11,6 @@ Keras fixes its backend at first import: its case runs in a fresh interpreter.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -303,13 +300,6 @@ KERAS = textwrap.dedent(
 
 def test_keras_concurrent():
     pytest.importorskip("tensorflow")
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
-    }
-    res = subprocess.run(
-        [sys.executable, "-c", KERAS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert res.returncode == 0 and "THREADS OK" in res.stdout, (res.stdout + res.stderr)[-4000:]
+    from _keras_subprocess import run_keras_script
+
+    run_keras_script(KERAS, "THREADS OK")
